@@ -1,0 +1,33 @@
+"""What every checkpoint store offers: a repo per training run, a commit per checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+# The files PEFT needs to load an adapter, plus the model card; trainer state stays local.
+CHECKPOINT_FILES = ("adapter_config.json", "adapter_model.safetensors", "README.md")
+
+
+@dataclass(frozen=True)
+class HubRevision:
+    """One pushed checkpoint: enough to find it again and to load it."""
+
+    repo_id: str
+    revision: str
+    url: str
+
+
+class CheckpointStore(Protocol):
+    def ensure_repo(self, name: str) -> str:
+        """Create the repo if it is missing (private where the store knows privacy); return its id."""
+        ...
+
+    def push_folder(self, repo_id: str, folder: Path, message: str) -> HubRevision:
+        """Commit the checkpoint files found in `folder`; return the new revision."""
+        ...
+
+    def download(self, repo_id: str, revision: str, dest: Path) -> Path:
+        """Materialize the files of `revision` into `dest` and return the folder."""
+        ...
