@@ -1,0 +1,1 @@
+"""Dagster assets and checks: thin wrappers that call into the `pricer` package."""

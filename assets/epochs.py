@@ -1,0 +1,284 @@
+"""One asset per epoch for the adapter, its hub checkpoint and its scores, from a small factory.
+
+Dagster refuses an asset that depends on itself unless it is time-partitioned, so "epoch k resumes
+from epoch k-1" is spelled out as k assets, up to a max_epochs fixed when the code location loads.
+Epoch k also waits for the scores of epoch k-1, which is what lets early stopping see them.
+"""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from assets.config import TrainingRunConfig
+from assets.metadata import image, latest_metadata
+from assets.metadata import scores as scores_metadata
+from assets.partitions import training_runs
+from pricer.dataset import CuratedDataset
+from pricer.evaluation import evaluate_model
+from pricer.model_card import model_card
+from pricer.plots import loss_curve, truth_vs_guess
+from pricer.runs import BaseModelSpec, CheckpointScores, PushedCheckpoint, TrainedEpoch
+from pricer.selection import EpochRecord, should_stop_early
+from pricer.tracking import track_epoch
+from pricer.training import TrainingSettings, train_epoch
+from resources import ComputeResource, HubResource, TrackerResource
+
+# One GPU trains one run at a time: every training step shares this pool.
+TRAINING_POOL = "pricer_training"
+
+
+def adapter_key(epoch: int) -> str:
+    return f"lora_adapter_epoch_{epoch}"
+
+
+def checkpoint_key(epoch: int) -> str:
+    return f"hub_checkpoint_epoch_{epoch}"
+
+
+def scores_key(epoch: int) -> str:
+    return f"scores_epoch_{epoch}"
+
+
+def build_epoch_assets(max_epochs: int) -> list[dg.AssetsDefinition]:
+    assets: list[dg.AssetsDefinition] = []
+    for epoch in range(1, max_epochs + 1):
+        assets += [_adapter_asset(epoch, max_epochs), _checkpoint_asset(epoch), _scores_asset(epoch)]
+    return assets
+
+
+def _adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
+    ins = {
+        "product_dataset": dg.AssetIn("product_dataset"),
+        "quantized_base_model": dg.AssetIn("quantized_base_model"),
+    }
+    if epoch > 1:
+        ins["previous"] = dg.AssetIn(adapter_key(epoch - 1))
+    decorator = dg.asset(
+        name=adapter_key(epoch),
+        ins=ins,
+        deps=[scores_key(epoch - 1)] if epoch > 1 else [],
+        partitions_def=training_runs,
+        output_required=False,  # past the run's own epoch count, or once stopped early
+        group_name="training",
+        kinds={"pytorch", "wandb"},
+        pool=TRAINING_POOL,
+        code_version="1",
+        description=f"The LoRA adapter after epoch {epoch} of a training run (TRL SFTTrainer, "
+        "loss on the price only), resumed from the epoch before with optimizer, scheduler and "
+        "RNG state, so the run trains exactly as one continuous run would.",
+    )
+
+    def train(context, tracker, compute, product_dataset, quantized_base_model, settings, previous):
+        run_key = context.partition_key
+        if epoch > settings.epochs:
+            context.log.info(f"{run_key} trains {settings.epochs} epochs: epoch {epoch} is not one")
+            return
+        if _stopped_early(context, run_key, epoch, settings):
+            return
+        yield _train(
+            context, tracker, compute, product_dataset, quantized_base_model, settings, previous,
+            epoch,
+        )
+
+    if epoch == 1:
+
+        @decorator
+        def first_epoch(
+            context: dg.AssetExecutionContext,
+            config: TrainingRunConfig,
+            tracker: TrackerResource,
+            compute: ComputeResource,
+            product_dataset: CuratedDataset,
+            quantized_base_model: BaseModelSpec,
+        ):
+            settings = config.settings()
+            settings.validate(max_epochs)  # before any model is loaded
+            yield from train(
+                context, tracker, compute, product_dataset, quantized_base_model, settings, None
+            )
+
+        return first_epoch
+
+    @decorator
+    def later_epoch(
+        context: dg.AssetExecutionContext,
+        tracker: TrackerResource,
+        compute: ComputeResource,
+        product_dataset: CuratedDataset,
+        quantized_base_model: BaseModelSpec,
+        previous: TrainedEpoch,
+    ):
+        yield from train(
+            context, tracker, compute, product_dataset, quantized_base_model,
+            previous.settings, previous,
+        )
+
+    return later_epoch
+
+
+def _stopped_early(context, run_key: str, epoch: int, settings: TrainingSettings) -> bool:
+    if settings.early_stopping_patience == 0:
+        return False
+    records = []
+    for earlier in range(1, epoch):
+        found = latest_metadata(context, scores_key(earlier), run_key)
+        if found:
+            records.append(
+                EpochRecord(earlier, float(found["train_loss"]), float(found["validation_error"]))
+            )
+    if should_stop_early(records, settings.early_stopping_patience, settings.overfit_tolerance):
+        context.log.info(f"overfitting began before epoch {epoch}: stopping {run_key} early")
+        return True
+    return False
+
+
+def _train(
+    context: dg.AssetExecutionContext,
+    tracker: TrackerResource,
+    compute: ComputeResource,
+    dataset: CuratedDataset,
+    base: BaseModelSpec,
+    settings: TrainingSettings,
+    previous: TrainedEpoch | None,
+    epoch: int,
+) -> dg.Output[TrainedEpoch]:
+    run_key = context.partition_key
+    if previous is not None and previous.dataset_version != dataset.version:
+        raise ValueError(
+            f"the dataset changed since epoch 1 of {run_key} ({previous.dataset_version} -> "
+            f"{dataset.version}); start a new training run instead of mixing data mid-run"
+        )
+    run_dir = compute.run_dir(run_key)
+    with track_epoch(
+        tracker.mode, tracker.project, run_key, epoch, settings.as_dict(), run_dir,
+        api_key=tracker.api_key,
+    ) as tracked:
+        result = train_epoch(
+            base.path, dataset.splits.train, dataset.splits.validation, settings, epoch,
+            output_dir=run_dir / "trainer",
+            resume_from=previous.checkpoint_dir if previous else None,
+            device=compute.device, report_to=tracked.report_to, progress=context.log.info,
+        )
+    trained = TrainedEpoch(
+        run_key=run_key,
+        epoch=epoch,
+        checkpoint_dir=result.checkpoint_dir,
+        settings=settings,
+        dataset_version=dataset.version,
+        train_loss=result.train_loss,
+        step_losses=(previous.step_losses if previous else []) + result.step_losses,
+        step_learning_rates=(previous.step_learning_rates if previous else [])
+        + result.step_learning_rates,
+        epoch_ends=(previous.epoch_ends if previous else []) + [result.global_step],
+    )
+    adapter_file = Path(result.checkpoint_dir) / "adapter_model.safetensors"
+    return dg.Output(
+        trained,
+        metadata={
+            "epoch": epoch,
+            "train_loss": dg.MetadataValue.float(round(result.train_loss, 5)),
+            "eval_loss": dg.MetadataValue.float(round(result.eval_loss or float("nan"), 5)),
+            "learning_rate": dg.MetadataValue.float(result.learning_rate),
+            "steps": dg.MetadataValue.int(result.steps_this_epoch),
+            "global_step": dg.MetadataValue.int(result.global_step),
+            "tokens": dg.MetadataValue.int(result.tokens_this_epoch),
+            "wall_time_s": dg.MetadataValue.float(round(result.seconds, 1)),
+            "adapter_mb": dg.MetadataValue.float(round(adapter_file.stat().st_size / 1e6, 2)),
+            "checkpoint_dir": dg.MetadataValue.path(str(result.checkpoint_dir)),
+            "wandb_run": tracked.location or "tracking disabled",
+            "loss_curve": image(
+                loss_curve(trained.step_losses, trained.step_learning_rates, trained.epoch_ends),
+                "training loss and learning rate",
+            ),
+        },
+    )
+
+
+def _checkpoint_asset(epoch: int) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=checkpoint_key(epoch),
+        ins={"trained": dg.AssetIn(adapter_key(epoch))},
+        partitions_def=training_runs,
+        group_name="release",
+        kinds={"huggingface"},
+        code_version="1",
+        description=f"Epoch {epoch}'s adapter pushed as one commit to the training run's hub repo "
+        "(PEFT format plus a model card), loadable again by its revision.",
+    )
+    def hub_checkpoint(
+        context: dg.AssetExecutionContext, hub: HubResource, trained: TrainedEpoch,
+        quantized_base_model: BaseModelSpec,
+    ) -> dg.Output[PushedCheckpoint]:
+        card = model_card(
+            quantized_base_model.name, trained.run_key, epoch, trained.settings, trained.train_loss
+        )
+        (Path(trained.checkpoint_dir) / "README.md").write_text(card)
+        store = hub.store()
+        repo_id = store.ensure_repo(trained.run_key)
+        revision = store.push_folder(
+            repo_id, Path(trained.checkpoint_dir), f"{trained.run_key}: epoch {epoch}"
+        )
+        context.log.info(f"pushed epoch {epoch} to {repo_id}@{revision.revision[:12]}")
+        return dg.Output(
+            PushedCheckpoint(trained.run_key, epoch, revision, trained.train_loss),
+            data_version=dg.DataVersion(revision.revision),
+            metadata={
+                "epoch": epoch,
+                "repo_id": repo_id,
+                "revision": revision.revision,
+                "commit": dg.MetadataValue.url(revision.url),
+            },
+        )
+
+    return hub_checkpoint
+
+
+def _scores_asset(epoch: int) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=scores_key(epoch),
+        ins={"pushed": dg.AssetIn(checkpoint_key(epoch))},
+        partitions_def=training_runs,
+        group_name="evaluation",
+        kinds={"pytorch"},
+        code_version="1",
+        description=f"Epoch {epoch}'s checkpoint, loaded back from the hub by revision and scored "
+        "on the validation and test splits: $ error, RMSLE, hits, outputs with no number.",
+    )
+    def checkpoint_scores(
+        context: dg.AssetExecutionContext,
+        hub: HubResource,
+        compute: ComputeResource,
+        pushed: PushedCheckpoint,
+        product_dataset: CuratedDataset,
+        quantized_base_model: BaseModelSpec,
+    ) -> dg.Output[CheckpointScores]:
+        splits = product_dataset.splits
+        local = hub.store().download(
+            pushed.revision.repo_id, pushed.revision.revision,
+            compute.run_dir(pushed.run_key) / "revisions" / pushed.revision.revision,
+        )
+        results = evaluate_model(
+            quantized_base_model.path, {"validation": splits.validation, "test": splits.test},
+            adapter_dir=str(local), device=compute.device, batch_size=compute.eval_batch_size,
+            progress=context.log.info,
+        )
+        validation, test = results["validation"], results["test"]
+        return dg.Output(
+            CheckpointScores(epoch, pushed.revision, pushed.train_loss, validation.scores, test.scores),
+            metadata={
+                "epoch": epoch,
+                "revision": pushed.revision.revision,
+                "train_loss": dg.MetadataValue.float(round(pushed.train_loss, 5)),
+                **scores_metadata("validation", validation.scores),
+                **scores_metadata("test", test.scores),
+                "truth_vs_guess": image(
+                    truth_vs_guess(
+                        validation.truths, validation.guesses, f"Epoch {epoch}, validation"
+                    ),
+                    "truth against guess",
+                ),
+            },
+        )
+
+    return checkpoint_scores

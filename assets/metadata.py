@@ -1,0 +1,39 @@
+"""Shaping domain results into Dagster metadata: typed numbers, tables and inline plots."""
+
+
+import base64
+
+import dagster as dg
+
+from pricer.metrics import Scores
+
+
+def image(png: bytes, title: str) -> dg.MetadataValue:
+    """An inline PNG the asset page renders as a picture."""
+    encoded = base64.b64encode(png).decode()
+    return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{encoded})")
+
+
+def scores(prefix: str, value: Scores) -> dict[str, dg.MetadataValue]:
+    return {
+        f"{prefix}_error": dg.MetadataValue.float(round(value.mean_abs_error, 4)),
+        f"{prefix}_rmsle": dg.MetadataValue.float(round(value.rmsle, 4)),
+        f"{prefix}_hit_rate": dg.MetadataValue.float(round(value.hit_rate, 4)),
+        f"{prefix}_no_number": dg.MetadataValue.int(value.no_number),
+    }
+
+
+def latest_metadata(
+    context: dg.AssetExecutionContext, asset: str, partition: str
+) -> dict[str, object] | None:
+    """The raw values of an asset partition's newest materialization, or None if it has none."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
+        limit=1,
+        ascending=False,
+    ).records
+    if not records:
+        return None
+    materialization = records[0].asset_materialization
+    assert materialization is not None
+    return {key: value.value for key, value in materialization.metadata.items()}

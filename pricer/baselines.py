@@ -1,0 +1,44 @@
+"""What a checkpoint has to beat: constant guesses and a classical TF-IDF ridge regression."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from pricer.items import Item
+from pricer.metrics import Scores, score
+
+
+def constant_scores(train: list[Item], held_out: list[Item]) -> dict[str, Scores]:
+    """The training median (the best constant for absolute error) and the training mean."""
+    prices = [item.price for item in train]
+    truths = [item.price for item in held_out]
+    return {
+        "median constant": score(truths, [statistics.median(prices)] * len(truths)),
+        "mean constant": score(truths, [statistics.fmean(prices)] * len(truths)),
+    }
+
+
+class RidgeOnTfidf:
+    """Ridge regression on word 1-2-gram TF-IDF, fitted to log prices (errors scale with price)."""
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import Ridge
+
+        self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+        self.model = Ridge(alpha=alpha)
+
+    def fit(self, items: list[Item]) -> RidgeOnTfidf:
+        features = self.vectorizer.fit_transform([item.text for item in items])
+        self.model.fit(features, [math.log1p(item.price) for item in items])
+        return self
+
+    def predict(self, items: list[Item]) -> list[float]:
+        logs = self.model.predict(self.vectorizer.transform([item.text for item in items]))
+        return [math.expm1(value) for value in logs]
+
+
+def ridge_scores(train: list[Item], held_out: list[Item]) -> Scores:
+    guesses = RidgeOnTfidf().fit(train).predict(held_out)
+    return score([item.price for item in held_out], list(guesses))

@@ -1,0 +1,51 @@
+"""From a source to curated, split, versioned training data."""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from dataclasses import dataclass
+
+from pricer.curation import CurationResult, CurationRules, Tokenizer, curate
+from pricer.sources import read_source
+from pricer.splits import Splits, split_items
+
+
+@dataclass
+class CuratedDataset:
+    source: str
+    splits: Splits
+    curation: CurationResult
+    version: str
+
+    def token_stats(self) -> dict[str, float]:
+        lengths = self.curation.text_tokens
+        return {
+            "text_tokens_min": min(lengths),
+            "text_tokens_median": statistics.median(lengths),
+            "text_tokens_max": max(lengths),
+        }
+
+
+def build_dataset(
+    source: str,
+    tokenizer: Tokenizer,
+    rules: CurationRules,
+    validation_size: int,
+    test_size: int,
+    seed: int,
+    catalogue_size: int = 400,
+) -> CuratedDataset:
+    curation = curate(read_source(source, catalogue_size=catalogue_size), tokenizer, rules)
+    splits = split_items(curation.items, validation_size, test_size, seed)
+    return CuratedDataset(source, splits, curation, _version(splits))
+
+
+def _version(splits: Splits) -> str:
+    """Changes exactly when what a model trains or is judged on changes."""
+    digest = hashlib.sha256()
+    for name, items in (("train", splits.train), ("val", splits.validation), ("test", splits.test)):
+        digest.update(name.encode())
+        for item in items:
+            digest.update(f"{item.price:.2f}\x00{item.text}\x01".encode())
+    return digest.hexdigest()[:16]

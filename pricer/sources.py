@@ -1,0 +1,126 @@
+"""Reading raw product rows from wherever they live, keeping every row, good or bad.
+
+A source is "embedded" (the generated catalogue), a local JSONL/CSV/Parquet file, or a Hugging Face
+dataset id. Rows that cannot even be parsed are not dropped: they come back with their problem named,
+so curation counts them beside every other rejection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pricer.catalogue import generate_catalogue
+
+EMBEDDED = "embedded"
+REQUIRED_COLUMNS = ("text", "price")
+FILE_TYPES = (".jsonl", ".json", ".csv", ".parquet")
+
+
+class SourceError(ValueError):
+    """The source as a whole cannot be read: the message names it and says why."""
+
+
+@dataclass
+class RawRow:
+    line: int
+    fields: dict = field(default_factory=dict)
+    problem: str | None = None  # set when the row could not be parsed at all
+
+
+def read_source(source: str, catalogue_size: int = 400, seed: int = 7) -> list[RawRow]:
+    if source == EMBEDDED:
+        rows = generate_catalogue(size=catalogue_size, seed=seed)
+        return [RawRow(line=i + 1, fields=row) for i, row in enumerate(rows)]
+    path = Path(source).expanduser()
+    if path.suffix.lower() in FILE_TYPES or path.exists():
+        return _read_file(path)
+    if source.count("/") == 1:
+        return _read_hugging_face(source)
+    raise SourceError(f"{source}: no such file, and not a Hugging Face dataset id (owner/name)")
+
+
+def source_fingerprint(source: str, catalogue_size: int = 400, seed: int = 7) -> str:
+    """A content hash: it changes when the data changes, and only then (mtime plays no part)."""
+    digest = hashlib.sha256()
+    path = Path(source).expanduser()
+    if source != EMBEDDED and path.is_file():
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    else:
+        for row in read_source(source, catalogue_size, seed):
+            digest.update(json.dumps(row.fields, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+def _read_file(path: Path) -> list[RawRow]:
+    if not path.is_file():
+        raise SourceError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        rows = list(_read_jsonl(path))
+    elif suffix == ".csv":
+        rows = _read_table(path, "csv")
+    elif suffix == ".parquet":
+        rows = _read_table(path, "parquet")
+    else:
+        raise SourceError(f"{path}: unsupported file type {suffix!r}; use one of {FILE_TYPES}")
+    _require_columns(path, rows)
+    return rows
+
+
+def _read_jsonl(path: Path) -> Iterator[RawRow]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                fields = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                yield RawRow(line=number, problem="invalid_utf8")
+                continue
+            except json.JSONDecodeError:
+                yield RawRow(line=number, problem="malformed_json")
+                continue
+            if isinstance(fields, dict):
+                yield RawRow(line=number, fields=fields)
+            else:
+                yield RawRow(line=number, problem="malformed_json")
+
+
+def _read_table(path: Path, kind: str) -> list[RawRow]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype=str) if kind == "csv" else pd.read_parquet(path)
+    except Exception as error:  # pandas raises many types; the user needs the file and the cause
+        raise SourceError(f"{path}: cannot be read as {kind}: {error}") from error
+    frame = frame.astype(object).where(frame.notna(), None)
+    # Line numbers count from the first data row, after a CSV header.
+    first = 2 if kind == "csv" else 1
+    return [RawRow(line=i + first, fields=row) for i, row in enumerate(frame.to_dict("records"))]
+
+
+def _read_hugging_face(dataset_id: str) -> list[RawRow]:
+    import datasets
+
+    loaded = datasets.load_dataset(dataset_id)
+    rows: list[RawRow] = []
+    for split in loaded.values():  # every split: pricer draws its own train/validation/test
+        rows.extend(RawRow(line=len(rows) + 1, fields=dict(record)) for record in split)
+    _require_columns(Path(dataset_id), rows)
+    return rows
+
+
+def _require_columns(origin: Path, rows: list[RawRow]) -> None:
+    parsed = [row.fields for row in rows if row.problem is None]
+    if not parsed:
+        raise SourceError(f"{origin}: no readable rows")
+    seen = set().union(*(fields.keys() for fields in parsed))
+    missing = [column for column in REQUIRED_COLUMNS if column not in seen]
+    if missing:
+        raise SourceError(f"{origin}: missing column(s) {missing}; found {sorted(seen)}")

@@ -1,0 +1,31 @@
+"""A deterministic train / validation / test split of curated items."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from pricer.items import Item
+
+
+@dataclass
+class Splits:
+    train: list[Item]
+    validation: list[Item]
+    test: list[Item]
+
+
+def split_items(items: list[Item], validation_size: int, test_size: int, seed: int) -> Splits:
+    """Shuffle with `seed`, then cut test first, then validation; the rest trains."""
+    if validation_size < 1 or test_size < 1:
+        raise ValueError("validation_size and test_size must each be at least 1")
+    if validation_size + test_size >= len(items):
+        raise ValueError(
+            f"only {len(items)} items after curation: too few for {validation_size} validation "
+            f"and {test_size} test items with any left to train on"
+        )
+    order = list(items)
+    random.Random(seed).shuffle(order)
+    test = order[:test_size]
+    validation = order[test_size : test_size + validation_size]
+    return Splits(train=order[test_size + validation_size :], validation=validation, test=test)

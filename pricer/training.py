@@ -1,0 +1,277 @@
+"""QLoRA fine-tuning one epoch at a time, as one continuous run.
+
+Every epoch is trained by a Trainer built for the run's full length, so the warm-up and cosine
+schedule span all epochs; it stops at the end of epoch k and saves a checkpoint with optimizer,
+scheduler and RNG state. Epoch k+1 resumes from that checkpoint, so training epoch by epoch is the
+same training as one uninterrupted run (tests/test_training_resume.py shows it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from transformers import PrinterCallback, TrainerCallback
+
+from pricer.items import Item
+from pricer.lora import LoraSettings
+from pricer.prompts import make_completion, make_prompt
+from pricer.selection import DEFAULT_TOLERANCE
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The reference recipe's defaults; every field is settable per training run."""
+
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    epochs: int = 4
+    learning_rate: float = 1e-4
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    batch_size: int = 16
+    gradient_accumulation_steps: int = 1
+    max_length: int = 182
+    weight_decay: float = 0.001
+    max_grad_norm: float = 0.3
+    optimizer: str = "auto"  # paged AdamW 32-bit on a GPU, plain AdamW on the CPU
+    gradient_checkpointing: bool = False
+    seed: int = 42
+    early_stopping_patience: int = 0  # 0: train every epoch, overfitting or not
+    overfit_tolerance: float = DEFAULT_TOLERANCE
+
+    def validate(self, max_epochs: int | None = None) -> None:
+        """Fail on a bad configuration before a model is loaded or any GPU time is spent."""
+        self.lora.validate()
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if max_epochs is not None and self.epochs > max_epochs:
+            raise ValueError(
+                f"epochs={self.epochs} exceeds max_epochs={max_epochs}, the number of epoch assets "
+                "this code location was loaded with (set PRICER_MAX_EPOCHS to raise it)"
+            )
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise ValueError("batch_size and gradient_accumulation_steps must be at least 1")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.early_stopping_patience < 0 or self.overfit_tolerance < 0:
+            raise ValueError("early_stopping_patience and overfit_tolerance cannot be negative")
+        if self.max_length < 16:
+            raise ValueError(f"max_length {self.max_length} leaves no room for a prompt")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainingSettings:
+        lora = values.get("lora", {})
+        lora = LoraSettings(**{**lora, "target_modules": tuple(lora.get("target_modules", ()))})
+        return cls(**{**values, "lora": lora})
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    checkpoint_dir: Path
+    global_step: int
+    steps_this_epoch: int
+    train_loss: float
+    eval_loss: float | None
+    learning_rate: float
+    tokens_this_epoch: int
+    seconds: float
+    step_losses: list[tuple[int, float]]  # (global step, loss) for this epoch
+    step_learning_rates: list[tuple[int, float]]
+
+
+def to_prompt_completion(items: list[Item]) -> list[dict[str, str]]:
+    return [{"prompt": make_prompt(i.text), "completion": make_completion(i.price)} for i in items]
+
+
+def train_epoch(
+    model_path: str,
+    train_items: list[Item],
+    eval_items: list[Item],
+    settings: TrainingSettings,
+    epoch: int,
+    output_dir: Path,
+    resume_from: Path | None,
+    device: str = "auto",
+    report_to: str = "none",
+    progress: Progress | None = None,
+) -> EpochResult:
+    import datasets
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from pricer.quantization import load_quantized, load_tokenizer, pick_device
+
+    if (epoch == 1) != (resume_from is None):
+        raise ValueError("epoch 1 starts fresh; every later epoch resumes from the one before")
+    device = pick_device(device)
+    started = time.perf_counter()
+    tokenizer = load_tokenizer(model_path)
+    tokenizer.padding_side = "right"
+    model = load_quantized(model_path, device)
+    use_cuda = device == "cuda"
+    config = SFTConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=settings.warmup_ratio,  # transformers 5 takes a ratio as a float here
+        weight_decay=settings.weight_decay,
+        max_grad_norm=settings.max_grad_norm,
+        optim=_optimizer(settings.optimizer, use_cuda),
+        gradient_checkpointing=settings.gradient_checkpointing,
+        bf16=True,
+        max_length=settings.max_length,
+        completion_only_loss=True,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_steps=1,
+        include_num_input_tokens_seen="non_padding",
+        report_to=report_to,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        use_cpu=not use_cuda,
+        dataloader_pin_memory=use_cuda,
+        disable_tqdm=True,
+    )
+    datasets.disable_progress_bars()
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(to_prompt_completion(train_items)),
+        eval_dataset=Dataset.from_list(to_prompt_completion(eval_items)),
+        processing_class=tokenizer,
+        peft_config=_peft_config(settings.lora),
+        callbacks=[_StopAfterEpoch(epoch), _ProgressReporter(progress, epoch)],
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes through `progress`, not stdout
+    _refuse_truncated_prices(trainer.train_dataset, settings.max_length)
+    previous_step = _global_step(resume_from)
+    previous_tokens = _tokens_seen(resume_from)
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    state = trainer.state
+    checkpoint_dir = output_dir / f"checkpoint-{state.global_step}"
+    if not checkpoint_dir.exists():
+        trainer.save_model(str(checkpoint_dir))
+    del trainer, model
+    if use_cuda:
+        torch.cuda.empty_cache()
+    return _summarise(
+        state.log_history, epoch, checkpoint_dir, state.global_step, previous_step,
+        state.num_input_tokens_seen - previous_tokens, time.perf_counter() - started,
+    )
+
+
+def _optimizer(name: str, use_cuda: bool) -> str:
+    if name != "auto":
+        return name
+    # bitsandbytes' paged optimizers page through CUDA unified memory; the CPU has none.
+    return "paged_adamw_32bit" if use_cuda else "adamw_torch"
+
+
+def _peft_config(lora: LoraSettings):  # -> peft.LoraConfig
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def _refuse_truncated_prices(dataset, max_length: int) -> None:
+    # TRL truncates from the right, which would cut the price off: curate a shorter text instead.
+    longest = max(len(ids) for ids in dataset["input_ids"])
+    if longest > max_length:
+        raise ValueError(
+            f"a training example is {longest} tokens, over max_length={max_length}, so its price "
+            "would be cut off; lower the dataset's max_text_tokens or raise max_length"
+        )
+
+
+def _global_step(checkpoint: Path | None) -> int:
+    return _trainer_state(checkpoint).get("global_step", 0)
+
+
+def _tokens_seen(checkpoint: Path | None) -> int:
+    return _trainer_state(checkpoint).get("num_input_tokens_seen", 0)
+
+
+def _trainer_state(checkpoint: Path | None) -> dict:
+    if checkpoint is None:
+        return {}
+    return json.loads((checkpoint / "trainer_state.json").read_text())
+
+
+def _summarise(
+    history: list[dict],
+    epoch: int,
+    checkpoint_dir: Path,
+    global_step: int,
+    previous_step: int,
+    tokens: int,
+    seconds: float,
+) -> EpochResult:
+    steps = [h for h in history if "loss" in h and h["step"] > previous_step]
+    evals = [h for h in history if "eval_loss" in h and h["step"] > previous_step]
+    losses = [(h["step"], float(h["loss"])) for h in steps]
+    return EpochResult(
+        epoch=epoch,
+        checkpoint_dir=checkpoint_dir,
+        global_step=global_step,
+        steps_this_epoch=global_step - previous_step,
+        train_loss=sum(loss for _, loss in losses) / max(len(losses), 1),
+        eval_loss=float(evals[-1]["eval_loss"]) if evals else None,
+        learning_rate=float(steps[-1]["learning_rate"]) if steps else 0.0,
+        tokens_this_epoch=int(tokens),
+        seconds=seconds,
+        step_losses=losses,
+        step_learning_rates=[(h["step"], float(h["learning_rate"])) for h in steps],
+    )
+
+
+class _StopAfterEpoch(TrainerCallback):
+    """Ends training at the close of epoch `epoch`, after the epoch's checkpoint is saved."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if state.epoch is not None and round(state.epoch) >= self.epoch:
+            control.should_training_stop = True
+        return control
+
+
+class _ProgressReporter(TrainerCallback):
+    """Forwards a line every few steps, so a long epoch shows where it is."""
+
+    def __init__(self, progress: Progress | None, epoch: int) -> None:
+        self.progress = progress
+        self.epoch = epoch
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.progress is None or not logs or "loss" not in logs:
+            return
+        every = max(state.max_steps // 50, 1)
+        if state.global_step % every == 0 or state.global_step == state.max_steps:
+            self.progress(
+                f"epoch {self.epoch}: step {state.global_step}/{state.max_steps} "
+                f"loss {logs['loss']:.4f} lr {logs.get('learning_rate', 0):.2e}"
+            )

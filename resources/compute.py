@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+
+def default_home() -> str:
+    """Where pricer keeps models, trainer state and offline runs unless told otherwise."""
+    return os.environ.get("PRICER_HOME", str(Path.cwd() / ".pricer"))
+
+
+class ComputeResource(dg.ConfigurableResource):
+    """Which device trains and scores, and where the working files live."""
+
+    device: str = Field(default="auto", description='"auto" picks CUDA when there is one')
+    work_dir: str = Field(default="", description="defaults to $PRICER_HOME, else ./.pricer")
+    eval_batch_size: int = 32
+
+    def root(self) -> Path:
+        return Path(self.work_dir or default_home())
+
+    def run_dir(self, run_key: str) -> Path:
+        return self.root() / "runs" / run_key
