@@ -4,7 +4,6 @@ import dagster as dg
 from assets.metadata import scores as scores_metadata
 from pricer.baselines import constant_scores, ridge_scores
 from pricer.dataset import CuratedDataset
-from pricer.evaluation import evaluate_model
 from pricer.metrics import Scores
 from pricer.runs import BaseModelSpec
 from resources import ComputeResource
@@ -21,6 +20,8 @@ def baseline_scores(
 ) -> dict[str, dict[str, Scores]]:
     """What every checkpoint must beat, on the same validation and test items: the training
     median and mean, a ridge regression on TF-IDF, and the untrained quantized base model."""
+    from pricer.evaluation import evaluate_model  # torch: imported by the steps that use it
+
     splits = product_dataset.splits
     held_out = {"validation": splits.validation, "test": splits.test}
     results: dict[str, dict[str, Scores]] = {}

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from pricer.lora import ATTENTION_PROJECTIONS, LoraSettings
 from pricer.selection import DEFAULT_TOLERANCE
-from pricer.training import TrainingSettings
+from pricer.settings import TrainingSettings
 
 
 class LoraConfig(dg.Config):

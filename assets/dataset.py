@@ -6,7 +6,6 @@ from assets.metadata import image
 from pricer.curation import CurationRules
 from pricer.dataset import CuratedDataset, build_dataset
 from pricer.plots import price_histogram
-from pricer.quantization import load_tokenizer
 from resources import BaseModelResource
 
 
@@ -32,6 +31,8 @@ def product_dataset(
     """Products curated by the course's recipe (price range, minimum text, text cut to a token
     budget with the base model's tokenizer, duplicates removed) and split into train, validation
     and test. Every rejected row is counted by reason."""
+    from pricer.quantization import load_tokenizer  # transformers: only in this step
+
     rules = CurationRules(config.min_price, config.max_price, config.min_chars, config.max_text_tokens)
     dataset = build_dataset(
         config.source, load_tokenizer(base_model.path()), rules,

@@ -15,13 +15,12 @@ from assets.metadata import image, latest_metadata
 from assets.metadata import scores as scores_metadata
 from assets.partitions import training_runs
 from pricer.dataset import CuratedDataset
-from pricer.evaluation import evaluate_model
 from pricer.model_card import model_card
 from pricer.plots import loss_curve, truth_vs_guess
 from pricer.runs import BaseModelSpec, CheckpointScores, PushedCheckpoint, TrainedEpoch
 from pricer.selection import EpochRecord, should_stop_early
 from pricer.tracking import track_epoch
-from pricer.training import TrainingSettings, train_epoch
+from pricer.settings import TrainingSettings
 from resources import ComputeResource, HubResource, TrackerResource
 
 # One GPU trains one run at a time: every training step shares this pool.
@@ -143,6 +142,8 @@ def _train(
     previous: TrainedEpoch | None,
     epoch: int,
 ) -> dg.Output[TrainedEpoch]:
+    from pricer.training import train_epoch  # torch and transformers: only where they are used
+
     run_key = context.partition_key
     if previous is not None and previous.dataset_version != dataset.version:
         raise ValueError(
@@ -178,7 +179,7 @@ def _train(
         metadata={
             "epoch": epoch,
             "train_loss": dg.MetadataValue.float(round(result.train_loss, 5)),
-            "eval_loss": dg.MetadataValue.float(round(result.eval_loss or float("nan"), 5)),
+            "eval_loss": dg.MetadataValue.float(round(result.eval_loss, 5)),
             "learning_rate": dg.MetadataValue.float(result.learning_rate),
             "steps": dg.MetadataValue.int(result.steps_this_epoch),
             "global_step": dg.MetadataValue.int(result.global_step),
@@ -253,6 +254,8 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
         product_dataset: CuratedDataset,
         quantized_base_model: BaseModelSpec,
     ) -> dg.Output[CheckpointScores]:
+        from pricer.evaluation import evaluate_model
+
         splits = product_dataset.splits
         local = hub.store().download(
             pushed.revision.repo_id, pushed.revision.revision,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pricer.training import TrainingSettings
+from pricer.settings import TrainingSettings
 
 
 def model_card(

@@ -7,6 +7,7 @@ on it is quantized with bitsandbytes exactly like any model from the Hub.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.metadata
 import shutil
 import tempfile
@@ -37,8 +38,14 @@ def resolve_base_model(model_id: str, cache_dir: Path) -> str:
     if model_id != EMBEDDED:
         return model_id
     target = cache_dir / "smollm2-135m-instruct"
-    if not (target / "config.json").exists():
-        _convert_gguf(embedded_gguf(), target)
+    if (target / "config.json").exists():
+        return str(target)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Steps running side by side may all need it: one converts, the others wait and reuse it.
+    with open(cache_dir / ".convert.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "config.json").exists():
+            _convert_gguf(embedded_gguf(), target)
     return str(target)
 
 

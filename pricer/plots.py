@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
+from pricer.metrics import is_hit
 
-matplotlib.use("Agg")  # no display: render straight to PNG
-import matplotlib.pyplot as plt  # noqa: E402
 
-from pricer.metrics import is_hit  # noqa: E402
+def _pyplot():
+    # Imported on first use: matplotlib costs a second, and most processes never draw.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: render straight to PNG
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _png(figure) -> bytes:
+    plt = _pyplot()
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=90)
@@ -21,6 +27,7 @@ def _png(figure) -> bytes:
 
 
 def price_histogram(prices: list[float], title: str = "Prices") -> bytes:
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 3))
     axes.hist(prices, bins=40, color="#4c72b0")
     axes.set(title=title, xlabel="price ($)", ylabel="items")
@@ -31,6 +38,7 @@ def truth_vs_guess(truths: list[float], guesses: list[float | None], title: str)
     filled = [g if g is not None else 0.0 for g in guesses]
     colours = ["#2a9d8f" if is_hit(t, g) else "#e76f51" for t, g in zip(truths, filled, strict=True)]
     top = max([*truths, *filled, 1.0])
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(5, 5))
     axes.plot([0, top], [0, top], color="#999999", linewidth=1)
     axes.scatter(truths, filled, c=colours, s=12)
@@ -51,6 +59,7 @@ def loss_curve(
     epoch_ends: list[int],
 ) -> bytes:
     """Training loss per step with epoch boundaries, and the learning-rate schedule beneath."""
+    plt = _pyplot()
     figure, (loss_axes, lr_axes) = plt.subplots(2, 1, figsize=(7, 4.5), sharex=True)
     loss_axes.plot(*zip(*step_losses, strict=True), color="#4c72b0", linewidth=1)
     loss_axes.set(title="Training loss", ylabel="loss")
@@ -69,6 +78,7 @@ def validation_curve(
     onset: int | None,
     baselines: dict[str, float],
 ) -> bytes:
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
     axes.plot(epochs, validation_errors, marker="o", color="#4c72b0", label="validation $ error")
     axes.scatter([chosen], [validation_errors[epochs.index(chosen)]], s=160, facecolors="none",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pricer.hub import HubRevision
 from pricer.metrics import Scores
-from pricer.training import TrainingSettings
+from pricer.settings import TrainingSettings
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from transformers import PrinterCallback, TrainerCallback
@@ -19,60 +19,9 @@ from transformers import PrinterCallback, TrainerCallback
 from pricer.items import Item
 from pricer.lora import LoraSettings
 from pricer.prompts import make_completion, make_prompt
-from pricer.selection import DEFAULT_TOLERANCE
+from pricer.settings import TrainingSettings
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """The reference recipe's defaults; every field is settable per training run."""
-
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    epochs: int = 4
-    learning_rate: float = 1e-4
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.03
-    batch_size: int = 16
-    gradient_accumulation_steps: int = 1
-    max_length: int = 182
-    weight_decay: float = 0.001
-    max_grad_norm: float = 0.3
-    optimizer: str = "auto"  # paged AdamW 32-bit on a GPU, plain AdamW on the CPU
-    gradient_checkpointing: bool = False
-    seed: int = 42
-    early_stopping_patience: int = 0  # 0: train every epoch, overfitting or not
-    overfit_tolerance: float = DEFAULT_TOLERANCE
-
-    def validate(self, max_epochs: int | None = None) -> None:
-        """Fail on a bad configuration before a model is loaded or any GPU time is spent."""
-        self.lora.validate()
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
-        if max_epochs is not None and self.epochs > max_epochs:
-            raise ValueError(
-                f"epochs={self.epochs} exceeds max_epochs={max_epochs}, the number of epoch assets "
-                "this code location was loaded with (set PRICER_MAX_EPOCHS to raise it)"
-            )
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if self.batch_size < 1 or self.gradient_accumulation_steps < 1:
-            raise ValueError("batch_size and gradient_accumulation_steps must be at least 1")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.early_stopping_patience < 0 or self.overfit_tolerance < 0:
-            raise ValueError("early_stopping_patience and overfit_tolerance cannot be negative")
-        if self.max_length < 16:
-            raise ValueError(f"max_length {self.max_length} leaves no room for a prompt")
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainingSettings:
-        lora = values.get("lora", {})
-        lora = LoraSettings(**{**lora, "target_modules": tuple(lora.get("target_modules", ()))})
-        return cls(**{**values, "lora": lora})
 
 
 @dataclass
@@ -82,7 +31,7 @@ class EpochResult:
     global_step: int
     steps_this_epoch: int
     train_loss: float
-    eval_loss: float | None
+    eval_loss: float
     learning_rate: float
     tokens_this_epoch: int
     seconds: float
@@ -106,15 +55,15 @@ def train_epoch(
     report_to: str = "none",
     progress: Progress | None = None,
 ) -> EpochResult:
+    """Train until the end of epoch `epoch`, resuming from `resume_from` (a checkpoint saved at
+    the end of an earlier epoch of the same run) or from scratch."""
     import datasets
     import torch
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     from pricer.quantization import load_quantized, load_tokenizer, pick_device
 
-    if (epoch == 1) != (resume_from is None):
-        raise ValueError("epoch 1 starts fresh; every later epoch resumes from the one before")
     device = pick_device(device)
     started = time.perf_counter()
     tokenizer = load_tokenizer(model_path)
@@ -137,7 +86,9 @@ def train_epoch(
         bf16=True,
         max_length=settings.max_length,
         completion_only_loss=True,
-        eval_strategy="epoch",
+        # Evaluating inside the loop would draw on the RNG after the checkpoint captured it, and a
+        # resumed epoch would then differ from a continuous run: evaluate after training instead.
+        eval_strategy="no",
         save_strategy="epoch",
         logging_steps=1,
         include_num_input_tokens_seen="non_padding",
@@ -149,7 +100,7 @@ def train_epoch(
         disable_tqdm=True,
     )
     datasets.disable_progress_bars()
-    trainer = SFTTrainer(
+    trainer = _exact_resume_trainer()(
         model=model,
         args=config,
         train_dataset=Dataset.from_list(to_prompt_completion(train_items)),
@@ -163,6 +114,7 @@ def train_epoch(
     previous_step = _global_step(resume_from)
     previous_tokens = _tokens_seen(resume_from)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    eval_loss = trainer.evaluate()["eval_loss"]
     state = trainer.state
     checkpoint_dir = output_dir / f"checkpoint-{state.global_step}"
     if not checkpoint_dir.exists():
@@ -172,7 +124,7 @@ def train_epoch(
         torch.cuda.empty_cache()
     return _summarise(
         state.log_history, epoch, checkpoint_dir, state.global_step, previous_step,
-        state.num_input_tokens_seen - previous_tokens, time.perf_counter() - started,
+        state.num_input_tokens_seen - previous_tokens, time.perf_counter() - started, eval_loss,
     )
 
 
@@ -228,9 +180,9 @@ def _summarise(
     previous_step: int,
     tokens: int,
     seconds: float,
+    eval_loss: float,
 ) -> EpochResult:
     steps = [h for h in history if "loss" in h and h["step"] > previous_step]
-    evals = [h for h in history if "eval_loss" in h and h["step"] > previous_step]
     losses = [(h["step"], float(h["loss"])) for h in steps]
     return EpochResult(
         epoch=epoch,
@@ -238,13 +190,30 @@ def _summarise(
         global_step=global_step,
         steps_this_epoch=global_step - previous_step,
         train_loss=sum(loss for _, loss in losses) / max(len(losses), 1),
-        eval_loss=float(evals[-1]["eval_loss"]) if evals else None,
+        eval_loss=float(eval_loss),
         learning_rate=float(steps[-1]["learning_rate"]) if steps else 0.0,
         tokens_this_epoch=int(tokens),
         seconds=seconds,
         step_losses=losses,
         step_learning_rates=[(h["step"], float(h["learning_rate"])) for h in steps],
     )
+
+
+def _exact_resume_trainer():
+    from trl import SFTTrainer
+
+    class ExactResumeTrainer(SFTTrainer):
+        """PEFT upcasts a reloaded adapter to fp32, while TRL trains QLoRA adapters in bf16.
+        Casting back keeps a resumed epoch exactly on the path of one continuous run."""
+
+        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+            dtypes = {n: p.dtype for n, p in self.model.named_parameters() if p.requires_grad}
+            super()._load_from_checkpoint(resume_from_checkpoint, model)
+            for name, parameter in self.model.named_parameters():
+                if name in dtypes and parameter.dtype != dtypes[name]:
+                    parameter.data = parameter.data.to(dtypes[name])
+
+    return ExactResumeTrainer
 
 
 class _StopAfterEpoch(TrainerCallback):

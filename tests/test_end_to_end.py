@@ -1,0 +1,107 @@
+"""The whole asset graph, materialized once (see conftest.trained_run) on a real instance."""
+
+import pickle
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.definitions import MAX_EPOCHS, defs
+from pipelines.launch import latest_metadata
+from pricer.evaluation import evaluate_model
+from pricer.hub.local_git import LocalGitStore
+from tests.conftest import TINY_TRAINING
+
+EPOCHS = TINY_TRAINING["epochs"]
+
+
+def materialized(instance, asset, partition=None) -> bool:
+    try:
+        latest_metadata(instance, asset, partition)
+    except LookupError:
+        return False
+    return True
+
+
+def test_every_asset_of_the_run_is_materialized(trained_run):
+    instance, run_key = trained_run
+    for asset in ("product_dataset", "quantized_base_model", "baseline_scores"):
+        assert materialized(instance, asset), asset
+    for epoch in range(1, EPOCHS + 1):
+        for asset in ("lora_adapter", "hub_checkpoint", "scores"):
+            assert materialized(instance, f"{asset}_epoch_{epoch}", run_key), (asset, epoch)
+    assert materialized(instance, "best_checkpoint", run_key)
+    # Epochs past the run's own count exist in the graph but are never trained for it.
+    assert MAX_EPOCHS > EPOCHS
+    assert not materialized(instance, f"lora_adapter_epoch_{EPOCHS + 1}", run_key)
+
+
+def test_lineage_runs_adapter_to_checkpoint_to_scores(trained_run):
+    instance, run_key = trained_run
+    graph = defs.resolve_asset_graph()
+    for epoch in range(1, EPOCHS + 1):
+        scores = dg.AssetKey(f"scores_epoch_{epoch}")
+        checkpoint = dg.AssetKey(f"hub_checkpoint_epoch_{epoch}")
+        assert checkpoint in graph.get(scores).parent_keys
+        assert dg.AssetKey(f"lora_adapter_epoch_{epoch}") in graph.get(checkpoint).parent_keys
+        # ... and the recorded values agree: each score names the revision its checkpoint pushed.
+        pushed = latest_metadata(instance, f"hub_checkpoint_epoch_{epoch}", run_key)
+        scored = latest_metadata(instance, f"scores_epoch_{epoch}", run_key)
+        assert scored["revision"] == pushed["revision"]
+        assert scored["epoch"] == pushed["epoch"] == epoch
+    assert dg.AssetKey(f"scores_epoch_{EPOCHS}") in graph.get(dg.AssetKey("best_checkpoint")).parent_keys
+
+
+def test_one_hub_commit_per_epoch_and_revisions_load_back(trained_run, pricer_home, model_path):
+    instance, run_key = trained_run
+    pushed = [latest_metadata(instance, f"hub_checkpoint_epoch_{e}", run_key) for e in (1, EPOCHS)]
+    store = LocalGitStore(pricer_home / "hub")
+    repo_id = pushed[0]["repo_id"]
+    assert repo_id.endswith(run_key)
+    assert store.list_revisions(repo_id)[::-1] == [p["revision"] for p in pushed]
+
+    dataset = _load(instance, "product_dataset")
+    items = dataset.splits.validation[:6]
+    trained = _load(instance, f"lora_adapter_epoch_{EPOCHS}", run_key)
+    downloaded = store.download(repo_id, pushed[-1]["revision"], pricer_home / "reloaded")
+    assert {p.name for p in downloaded.iterdir()} == {
+        "adapter_config.json", "adapter_model.safetensors", "README.md"
+    }
+    from_hub = evaluate_model(model_path, {"v": items}, adapter_dir=str(downloaded))["v"]
+    from_trainer = evaluate_model(model_path, {"v": items}, adapter_dir=str(trained.checkpoint_dir))["v"]
+    assert from_hub.outputs == from_trainer.outputs
+    # Different epochs are different adapters.
+    first = store.download(repo_id, pushed[0]["revision"], pricer_home / "reloaded_first")
+    assert (first / "adapter_model.safetensors").read_bytes() != (
+        downloaded / "adapter_model.safetensors"
+    ).read_bytes()
+
+
+def test_best_checkpoint_names_a_scored_epoch_and_its_check_ran(trained_run):
+    instance, run_key = trained_run
+    best = latest_metadata(instance, "best_checkpoint", run_key)
+    errors = {
+        e: latest_metadata(instance, f"scores_epoch_{e}", run_key)["validation_error"]
+        for e in range(1, EPOCHS + 1)
+    }
+    assert best["chosen_epoch"] == min(errors, key=errors.get)
+    assert "**chosen**" in best["epochs"]
+    assert "data:image/png;base64," in best["validation_curve"]
+    check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey("best_checkpoint"), "beats_median_baseline")]
+    )
+    assert check, "the blocking check never ran"
+
+
+def test_each_epoch_logged_an_offline_wandb_run(trained_run, pricer_home):
+    _, run_key = trained_run
+    runs = sorted((pricer_home / "runs" / run_key / "wandb").glob("offline-run-*"))
+    assert len(runs) == EPOCHS
+    for run in runs:
+        assert list(Path(run).glob("*.wandb")), f"{run} holds no history"
+
+
+def _load(instance, asset, partition=None):
+    """The stored value, as the default filesystem IO manager pickled it for downstream steps."""
+    storage = Path(instance.storage_directory()) / asset
+    path = storage / partition if partition else storage
+    return pickle.loads(path.read_bytes())
