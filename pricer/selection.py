@@ -27,13 +27,19 @@ def best_epoch(records: list[EpochRecord]) -> int:
 def overfitting_onset(
     records: list[EpochRecord], tolerance: float = DEFAULT_TOLERANCE
 ) -> int | None:
-    """The first epoch whose validation error is worse than the best so far by more than
-    `tolerance` (a fraction) while training loss is still falling; noise inside it is ignored."""
+    """The first epoch after the best one whose validation error is worse than the best by more
+    than `tolerance` (a fraction) while training loss is still falling.
+
+    Only epochs after the best count: a rise that a later epoch recovers from was noise."""
     ordered = sorted(records, key=lambda r: r.epoch)
+    if not ordered:
+        return None
+    best = next(r for r in ordered if r.epoch == best_epoch(ordered))
     for previous, record in zip(ordered, ordered[1:], strict=False):
-        best_so_far = min(r.validation_error for r in ordered if r.epoch < record.epoch)
+        if record.epoch <= best.epoch:
+            continue
         still_learning = record.train_loss < previous.train_loss
-        if still_learning and record.validation_error > best_so_far * (1 + tolerance):
+        if still_learning and record.validation_error > best.validation_error * (1 + tolerance):
             return record.epoch
     return None
 

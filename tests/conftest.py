@@ -36,9 +36,18 @@ def tokenizer(model_path):
 
 # A tiny configuration of the real pipeline: the real embedded model, two epochs of a small slice
 # of the embedded catalogue. Trained once per test session; end-to-end tests share it.
-TINY_DATASET = {"catalogue_size": 140, "max_text_tokens": 24, "validation_size": 12, "test_size": 12}
+TINY_DATASET = {
+    "catalogue_size": 140,
+    "max_text_tokens": 24,
+    "validation_size": 12,
+    "test_size": 12,
+}
 TINY_TRAINING = {
-    "epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "lora_r": 8, "lora_alpha": 16,
+    "epochs": 2,
+    "batch_size": 8,
+    "learning_rate": 1e-3,
+    "lora_r": 8,
+    "lora_alpha": 16,
     "max_length": 64,
 }
 

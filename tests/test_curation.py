@@ -51,7 +51,10 @@ def test_each_rule_rejects_with_its_reason(tokenizer):
 def test_text_is_cut_to_the_token_budget(tokenizer):
     result = curate(rows({"text": LONG * 20, "price": 10.0}), tokenizer, RULES)
     (item,) = result.items
-    assert len(tokenizer(item.text, add_special_tokens=False)["input_ids"]) <= RULES.max_text_tokens + 1
+    assert (
+        len(tokenizer(item.text, add_special_tokens=False)["input_ids"])
+        <= RULES.max_text_tokens + 1
+    )
     assert LONG.startswith(item.text[:50])
     assert result.text_tokens == [RULES.max_text_tokens]
 
@@ -83,7 +86,8 @@ def test_catalogue_is_deterministic_and_never_shows_a_price():
 def test_file_sources_keep_bad_lines_as_counted_problems(tmp_path, tokenizer):
     path = tmp_path / "products.jsonl"
     path.write_bytes(
-        json.dumps({"text": LONG, "price": 12.5}).encode() + b"\n"
+        json.dumps({"text": LONG, "price": 12.5}).encode()
+        + b"\n"
         + b"{not json\n"
         + b'{"text": "\xff\xfe broken", "price": 3}\n'
         + b"[1, 2]\n"
@@ -105,7 +109,7 @@ def test_csv_and_parquet_sources(tmp_path):
 
 
 def test_whole_source_problems_name_the_file(tmp_path):
-    with pytest.raises(SourceError, match="missing.jsonl: file not found"):
+    with pytest.raises(SourceError, match=r"missing\.jsonl: file not found"):
         read_source(str(tmp_path / "missing.jsonl"))
     (tmp_path / "p.txt").write_text("hello")
     with pytest.raises(SourceError, match="unsupported file type"):

@@ -48,7 +48,10 @@ def test_lineage_runs_adapter_to_checkpoint_to_scores(trained_run):
         scored = latest_metadata(instance, f"scores_epoch_{epoch}", run_key)
         assert scored["revision"] == pushed["revision"]
         assert scored["epoch"] == pushed["epoch"] == epoch
-    assert dg.AssetKey(f"scores_epoch_{EPOCHS}") in graph.get(dg.AssetKey("best_checkpoint")).parent_keys
+    assert (
+        dg.AssetKey(f"scores_epoch_{EPOCHS}")
+        in graph.get(dg.AssetKey("best_checkpoint")).parent_keys
+    )
 
 
 def test_one_hub_commit_per_epoch_and_revisions_load_back(trained_run, pricer_home, model_path):
@@ -64,10 +67,14 @@ def test_one_hub_commit_per_epoch_and_revisions_load_back(trained_run, pricer_ho
     trained = _load(instance, f"lora_adapter_epoch_{EPOCHS}", run_key)
     downloaded = store.download(repo_id, pushed[-1]["revision"], pricer_home / "reloaded")
     assert {p.name for p in downloaded.iterdir()} == {
-        "adapter_config.json", "adapter_model.safetensors", "README.md"
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "README.md",
     }
     from_hub = evaluate_model(model_path, {"v": items}, adapter_dir=str(downloaded))["v"]
-    from_trainer = evaluate_model(model_path, {"v": items}, adapter_dir=str(trained.checkpoint_dir))["v"]
+    from_trainer = evaluate_model(
+        model_path, {"v": items}, adapter_dir=str(trained.checkpoint_dir)
+    )["v"]
     assert from_hub.outputs == from_trainer.outputs
     # Different epochs are different adapters.
     first = store.download(repo_id, pushed[0]["revision"], pricer_home / "reloaded_first")

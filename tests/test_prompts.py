@@ -11,7 +11,9 @@ def test_prompt_is_the_course_format():
     )
 
 
-@pytest.mark.parametrize(("price", "completion"), [(9.49, "9.00"), (9.5, "10.00"), (123.2, "123.00")])
+@pytest.mark.parametrize(
+    ("price", "completion"), [(9.49, "9.00"), (9.5, "10.00"), (123.2, "123.00")]
+)
 def test_completion_is_whole_dollars(price, completion):
     assert make_completion(price) == completion
 

@@ -14,7 +14,9 @@ def materialize_dataset(path, pricer_home, **config):
         [product_dataset],
         resources={"base_model": BaseModelResource(cache_dir=str(pricer_home))},
         run_config={
-            "ops": {"product_dataset": {"config": {"source": str(path), "min_chars": 200, **config}}}
+            "ops": {
+                "product_dataset": {"config": {"source": str(path), "min_chars": 200, **config}}
+            }
         },
     )
     assert result.success
@@ -44,7 +46,7 @@ def test_curated_file_passes_through_whole(shared_data, pricer_home, model_path)
     path = shared_data / "pricer_6cat_2000.jsonl"
     raw = [json.loads(line) for line in path.read_text().splitlines()]
     exact_duplicates = len(raw) - len({(r["text"], r["price"]) for r in raw})
-    dataset, metadata = materialize_dataset(path, pricer_home, validation_size=200, test_size=250)
+    _, metadata = materialize_dataset(path, pricer_home, validation_size=200, test_size=250)
     assert metadata["rows_kept"] == len(raw) - exact_duplicates
     assert metadata["rows_rejected"] == exact_duplicates == metadata["rejected_duplicate"]
     assert (metadata["validation_items"], metadata["test_items"]) == (200, 250)

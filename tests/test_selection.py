@@ -3,7 +3,8 @@ from pricer.selection import EpochRecord, best_epoch, overfitting_onset, should_
 
 def records(errors, losses=None):
     losses = losses or [1.0 - 0.1 * i for i in range(len(errors))]
-    return [EpochRecord(i + 1, loss, err) for i, (loss, err) in enumerate(zip(losses, errors))]
+    pairs = zip(losses, errors, strict=True)
+    return [EpochRecord(i + 1, loss, err) for i, (loss, err) in enumerate(pairs)]
 
 
 def test_best_epoch_is_lowest_validation_error_earliest_on_ties():
@@ -12,6 +13,11 @@ def test_best_epoch_is_lowest_validation_error_earliest_on_ties():
 
 def test_onset_is_first_epoch_worse_than_best_so_far_beyond_tolerance():
     assert overfitting_onset(records([90.0, 75.0, 76.0, 80.0, 85.0]), tolerance=0.02) == 4
+
+
+def test_a_rise_that_later_epochs_recover_from_is_noise():
+    assert overfitting_onset(records([90.0, 75.0, 120.0, 70.0])) is None
+    assert overfitting_onset(records([90.0, 75.0, 120.0, 70.0, 80.0])) == 5
 
 
 def test_noise_inside_tolerance_is_not_overfitting():

@@ -6,8 +6,8 @@ from safetensors.torch import load_file
 from pricer.catalogue import generate_catalogue
 from pricer.curation import CurationRules, curate
 from pricer.lora import LoraSettings
-from pricer.sources import RawRow
 from pricer.settings import TrainingSettings
+from pricer.sources import RawRow
 from pricer.training import train_epoch
 
 
@@ -15,19 +15,27 @@ def test_epoch_by_epoch_equals_one_continuous_run(model_path, tokenizer, tmp_pat
     rows = [RawRow(i, r) for i, r in enumerate(generate_catalogue(size=40, bad_row_share=0))]
     items = curate(rows, tokenizer, CurationRules(max_text_tokens=20)).items[:16]
     settings = TrainingSettings(
-        lora=LoraSettings(r=4, alpha=8), epochs=2, batch_size=4, learning_rate=2e-3,
-        warmup_ratio=0.2, max_length=64,
+        lora=LoraSettings(r=4, alpha=8),
+        epochs=2,
+        batch_size=4,
+        learning_rate=2e-3,
+        warmup_ratio=0.2,
+        max_length=64,
     )
 
     def train(epoch, output, resume_from=None):
-        return train_epoch(model_path, items, items[:4], settings, epoch, tmp_path / output, resume_from)
+        return train_epoch(
+            model_path, items, items[:4], settings, epoch, tmp_path / output, resume_from
+        )
 
     continuous = train(2, "continuous")
     first = train(1, "by_epoch")
     second = train(2, "by_epoch", first.checkpoint_dir)
 
     split_losses = first.step_losses + second.step_losses
-    assert [s for s, _ in split_losses] == [s for s, _ in continuous.step_losses] == list(range(1, 9))
+    assert (
+        [s for s, _ in split_losses] == [s for s, _ in continuous.step_losses] == list(range(1, 9))
+    )
     assert [loss for _, loss in split_losses] == pytest.approx(
         [loss for _, loss in continuous.step_losses], rel=1e-4
     )
