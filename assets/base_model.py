@@ -1,4 +1,3 @@
-
 import dagster as dg
 
 from assets.config import LoraConfig

@@ -1,7 +1,7 @@
-
 import dagster as dg
 
 from assets.metadata import scores as scores_metadata
+from assets.metadata import slug
 from pricer.baselines import constant_scores, ridge_scores
 from pricer.dataset import CuratedDataset
 from pricer.metrics import Scores
@@ -30,14 +30,16 @@ def baseline_scores(
             results.setdefault(name, {})[split] = value
         results.setdefault("ridge on TF-IDF", {})[split] = ridge_scores(splits.train, items)
     untrained = evaluate_model(
-        quantized_base_model.path, held_out, device=compute.device,
-        batch_size=compute.eval_batch_size, progress=context.log.info,
+        quantized_base_model.path,
+        held_out,
+        device=compute.device,
+        batch_size=compute.eval_batch_size,
+        progress=context.log.info,
     )
     results[UNTRAINED] = {split: evaluation.scores for split, evaluation in untrained.items()}
     metadata: dict[str, dg.MetadataValue] = {}
     for name, by_split in results.items():
-        slug = name.replace(" ", "_").replace("-", "").lower()
         for split, value in by_split.items():
-            metadata.update(scores_metadata(f"{slug}_{split}", value))
+            metadata.update(scores_metadata(f"{slug(name)}_{split}", value))
     context.add_output_metadata(metadata)
     return results

@@ -1,10 +1,9 @@
-
 import dagster as dg
 from pydantic import Field
 
 from assets.baselines import UNTRAINED
 from assets.epochs import checkpoint_key, scores_key
-from assets.metadata import image, latest_metadata
+from assets.metadata import image, latest_metadata, slug
 from assets.partitions import training_runs
 from pricer.hub import HubRevision
 from pricer.metrics import Scores
@@ -62,9 +61,13 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
         }
         rows = [
             EpochRow(
-                epoch, float(m["train_loss"]), float(m["validation_error"]),
-                float(m["validation_rmsle"]), float(m["validation_hit_rate"]),
-                float(m["test_error"]), str(m["revision"]),
+                epoch,
+                float(m["train_loss"]),
+                float(m["validation_error"]),
+                float(m["validation_rmsle"]),
+                float(m["validation_hit_rate"]),
+                float(m["test_error"]),
+                str(m["revision"]),
             )
             for epoch, m in scored
         ]
@@ -91,15 +94,17 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
                 "validation_error": dg.MetadataValue.float(round(best.validation_error, 4)),
                 "test_error": dg.MetadataValue.float(round(best.test_error, 4)),
                 **{
-                    f"{name.replace(' ', '_').replace('-', '').lower()}_validation_error":
-                    dg.MetadataValue.float(round(value, 4))
+                    f"{slug(name)}_validation_error": dg.MetadataValue.float(round(value, 4))
                     for name, value in baselines.items()
                 },
                 "epochs": dg.MetadataValue.md(epoch_table(rows, chosen, onset, baselines)),
                 "validation_curve": image(
                     validation_curve(
-                        [r.epoch for r in records], [r.validation_error for r in records],
-                        chosen, onset, {k: baselines[k] for k in (MEDIAN, RIDGE)},
+                        [r.epoch for r in records],
+                        [r.validation_error for r in records],
+                        chosen,
+                        onset,
+                        {k: baselines[k] for k in (MEDIAN, RIDGE)},
                     ),
                     "validation error per epoch",
                 ),

@@ -1,19 +1,22 @@
-"""Run configuration a person sets in the launchpad, turned into the domain's settings."""
+"""Run configuration a person sets in the launchpad, turned into the domain's settings.
 
+Defaults come from the domain's dataclasses, so the recipe is written down once.
+"""
 
 import dagster as dg
 from pydantic import Field
 
-from pricer.lora import ATTENTION_PROJECTIONS, LoraSettings
-from pricer.selection import DEFAULT_TOLERANCE
+from pricer.lora import LoraSettings
 from pricer.settings import TrainingSettings
+
+_RECIPE = TrainingSettings()
 
 
 class LoraConfig(dg.Config):
-    lora_r: int = Field(default=32, description="LoRA rank")
-    lora_alpha: int = 64
-    lora_dropout: float = 0.1
-    target_modules: list[str] = Field(default_factory=lambda: list(ATTENTION_PROJECTIONS))
+    lora_r: int = Field(default=_RECIPE.lora.r, description="LoRA rank")
+    lora_alpha: int = _RECIPE.lora.alpha
+    lora_dropout: float = _RECIPE.lora.dropout
+    target_modules: list[str] = Field(default_factory=lambda: list(_RECIPE.lora.target_modules))
 
     def lora(self) -> LoraSettings:
         return LoraSettings(
@@ -24,38 +27,26 @@ class LoraConfig(dg.Config):
 class TrainingRunConfig(LoraConfig):
     """Set once, on epoch 1; later epochs carry on with the settings epoch 1 trained with."""
 
-    epochs: int = Field(default=4, description="at most the code location's max_epochs")
-    learning_rate: float = 1e-4
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.03
-    batch_size: int = 16
-    gradient_accumulation_steps: int = 1
-    max_length: int = 182
-    weight_decay: float = 0.001
-    max_grad_norm: float = 0.3
-    optimizer: str = Field(default="auto", description="auto: paged AdamW 32-bit on a GPU")
-    gradient_checkpointing: bool = False
-    seed: int = 42
+    epochs: int = Field(default=_RECIPE.epochs, description="at most the location's max_epochs")
+    learning_rate: float = _RECIPE.learning_rate
+    lr_scheduler: str = _RECIPE.lr_scheduler
+    warmup_ratio: float = _RECIPE.warmup_ratio
+    batch_size: int = _RECIPE.batch_size
+    gradient_accumulation_steps: int = _RECIPE.gradient_accumulation_steps
+    max_length: int = _RECIPE.max_length
+    weight_decay: float = _RECIPE.weight_decay
+    max_grad_norm: float = _RECIPE.max_grad_norm
+    optimizer: str = Field(default=_RECIPE.optimizer, description="auto: paged AdamW on a GPU")
+    gradient_checkpointing: bool = _RECIPE.gradient_checkpointing
+    seed: int = _RECIPE.seed
     early_stopping_patience: int = Field(
-        default=0, description="stop after this many epochs of overfitting; 0 trains them all"
+        default=_RECIPE.early_stopping_patience,
+        description="stop after this many epochs of overfitting; 0 trains them all",
     )
-    overfit_tolerance: float = DEFAULT_TOLERANCE
+    overfit_tolerance: float = _RECIPE.overfit_tolerance
 
     def settings(self) -> TrainingSettings:
-        return TrainingSettings(
-            lora=self.lora(),
-            epochs=self.epochs,
-            learning_rate=self.learning_rate,
-            lr_scheduler=self.lr_scheduler,
-            warmup_ratio=self.warmup_ratio,
-            batch_size=self.batch_size,
-            gradient_accumulation_steps=self.gradient_accumulation_steps,
-            max_length=self.max_length,
-            weight_decay=self.weight_decay,
-            max_grad_norm=self.max_grad_norm,
-            optimizer=self.optimizer,
-            gradient_checkpointing=self.gradient_checkpointing,
-            seed=self.seed,
-            early_stopping_patience=self.early_stopping_patience,
-            overfit_tolerance=self.overfit_tolerance,
-        )
+        values = self.model_dump()
+        for name in ("lora_r", "lora_alpha", "lora_dropout", "target_modules"):
+            values.pop(name)
+        return TrainingSettings(lora=self.lora(), **values)

@@ -1,4 +1,3 @@
-
 import dagster as dg
 from pydantic import Field
 
@@ -8,6 +7,8 @@ from pricer.dataset import CuratedDataset, build_dataset
 from pricer.plots import price_histogram
 from resources import BaseModelResource
 
+_RULES = CurationRules()
+
 
 class DatasetConfig(dg.Config):
     source: str = Field(
@@ -15,10 +16,12 @@ class DatasetConfig(dg.Config):
         description="embedded, a .jsonl/.csv/.parquet path, or a Hugging Face dataset id",
     )
     catalogue_size: int = Field(default=400, description="rows generated for the embedded source")
-    min_price: float = 0.50
-    max_price: float = 999.49
-    min_chars: int = 200
-    max_text_tokens: int = 160
+    min_price: float = _RULES.min_price
+    max_price: float = _RULES.max_price
+    min_chars: int = Field(default=_RULES.min_chars, description="shorter texts are rejected")
+    max_text_tokens: int = Field(
+        default=_RULES.max_text_tokens, description="text is cut to this many tokens"
+    )
     validation_size: int = 50
     test_size: int = 50
     seed: int = 42
@@ -33,14 +36,23 @@ def product_dataset(
     and test. Every rejected row is counted by reason."""
     from pricer.quantization import load_tokenizer  # transformers: only in this step
 
-    rules = CurationRules(config.min_price, config.max_price, config.min_chars, config.max_text_tokens)
+    rules = CurationRules(
+        config.min_price, config.max_price, config.min_chars, config.max_text_tokens
+    )
     dataset = build_dataset(
-        config.source, load_tokenizer(base_model.path()), rules,
-        config.validation_size, config.test_size, config.seed, config.catalogue_size,
+        config.source,
+        load_tokenizer(base_model.path()),
+        rules,
+        config.validation_size,
+        config.test_size,
+        config.seed,
+        config.catalogue_size,
     )
     curation, splits = dataset.curation, dataset.splits
     context.log.info(f"kept {curation.rows_kept} of {curation.rows_in} rows from {config.source}")
-    rejected = {f"rejected_{reason}": dg.MetadataValue.int(n) for reason, n in curation.rejected.items()}
+    rejected = {
+        f"rejected_{reason}": dg.MetadataValue.int(n) for reason, n in curation.rejected.items()
+    }
     return dg.Output(
         dataset,
         data_version=dg.DataVersion(dataset.version),

@@ -5,7 +5,6 @@ from epoch k-1" is spelled out as k assets, up to a max_epochs fixed when the co
 Epoch k also waits for the scores of epoch k-1, which is what lets early stopping see them.
 """
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -19,8 +18,8 @@ from pricer.model_card import model_card
 from pricer.plots import loss_curve, truth_vs_guess
 from pricer.runs import BaseModelSpec, CheckpointScores, PushedCheckpoint, TrainedEpoch
 from pricer.selection import EpochRecord, should_stop_early
-from pricer.tracking import track_epoch
 from pricer.settings import TrainingSettings
+from pricer.tracking import track_epoch
 from resources import ComputeResource, HubResource, TrackerResource
 
 # One GPU trains one run at a time: every training step shares this pool.
@@ -42,7 +41,11 @@ def scores_key(epoch: int) -> str:
 def build_epoch_assets(max_epochs: int) -> list[dg.AssetsDefinition]:
     assets: list[dg.AssetsDefinition] = []
     for epoch in range(1, max_epochs + 1):
-        assets += [_adapter_asset(epoch, max_epochs), _checkpoint_asset(epoch), _scores_asset(epoch)]
+        assets += [
+            _adapter_asset(epoch, max_epochs),
+            _checkpoint_asset(epoch),
+            _scores_asset(epoch),
+        ]
     return assets
 
 
@@ -76,7 +79,13 @@ def _adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
         if _stopped_early(context, run_key, epoch, settings):
             return
         yield _train(
-            context, tracker, compute, product_dataset, quantized_base_model, settings, previous,
+            context,
+            tracker,
+            compute,
+            product_dataset,
+            quantized_base_model,
+            settings,
+            previous,
             epoch,
         )
 
@@ -109,8 +118,13 @@ def _adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
         previous: TrainedEpoch,
     ):
         yield from train(
-            context, tracker, compute, product_dataset, quantized_base_model,
-            previous.settings, previous,
+            context,
+            tracker,
+            compute,
+            product_dataset,
+            quantized_base_model,
+            previous.settings,
+            previous,
         )
 
     return later_epoch
@@ -152,14 +166,25 @@ def _train(
         )
     run_dir = compute.run_dir(run_key)
     with track_epoch(
-        tracker.mode, tracker.project, run_key, epoch, settings.as_dict(), run_dir,
+        tracker.mode,
+        tracker.project,
+        run_key,
+        epoch,
+        settings.as_dict(),
+        run_dir,
         api_key=tracker.api_key,
     ) as tracked:
         result = train_epoch(
-            base.path, dataset.splits.train, dataset.splits.validation, settings, epoch,
+            base.path,
+            dataset.splits.train,
+            dataset.splits.validation,
+            settings,
+            epoch,
             output_dir=run_dir / "trainer",
             resume_from=previous.checkpoint_dir if previous else None,
-            device=compute.device, report_to=tracked.report_to, progress=context.log.info,
+            device=compute.device,
+            report_to=tracked.report_to,
+            progress=context.log.info,
         )
     trained = TrainedEpoch(
         run_key=run_key,
@@ -208,7 +233,9 @@ def _checkpoint_asset(epoch: int) -> dg.AssetsDefinition:
         "(PEFT format plus a model card), loadable again by its revision.",
     )
     def hub_checkpoint(
-        context: dg.AssetExecutionContext, hub: HubResource, trained: TrainedEpoch,
+        context: dg.AssetExecutionContext,
+        hub: HubResource,
+        trained: TrainedEpoch,
         quantized_base_model: BaseModelSpec,
     ) -> dg.Output[PushedCheckpoint]:
         card = model_card(
@@ -258,17 +285,23 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
 
         splits = product_dataset.splits
         local = hub.store().download(
-            pushed.revision.repo_id, pushed.revision.revision,
+            pushed.revision.repo_id,
+            pushed.revision.revision,
             compute.run_dir(pushed.run_key) / "revisions" / pushed.revision.revision,
         )
         results = evaluate_model(
-            quantized_base_model.path, {"validation": splits.validation, "test": splits.test},
-            adapter_dir=str(local), device=compute.device, batch_size=compute.eval_batch_size,
+            quantized_base_model.path,
+            {"validation": splits.validation, "test": splits.test},
+            adapter_dir=str(local),
+            device=compute.device,
+            batch_size=compute.eval_batch_size,
             progress=context.log.info,
         )
         validation, test = results["validation"], results["test"]
         return dg.Output(
-            CheckpointScores(epoch, pushed.revision, pushed.train_loss, validation.scores, test.scores),
+            CheckpointScores(
+                epoch, pushed.revision, pushed.train_loss, validation.scores, test.scores
+            ),
             metadata={
                 "epoch": epoch,
                 "revision": pushed.revision.revision,

@@ -1,6 +1,5 @@
 """Shaping domain results into Dagster metadata: typed numbers, tables and inline plots."""
 
-
 import base64
 
 import dagster as dg
@@ -12,6 +11,11 @@ def image(png: bytes, title: str) -> dg.MetadataValue:
     """An inline PNG the asset page renders as a picture."""
     encoded = base64.b64encode(png).decode()
     return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{encoded})")
+
+
+def slug(name: str) -> str:
+    """A metadata key from a display name: "ridge on TF-IDF" -> "ridge_on_tfidf"."""
+    return name.replace(" ", "_").replace("-", "").lower()
 
 
 def scores(prefix: str, value: Scores) -> dict[str, dg.MetadataValue]:

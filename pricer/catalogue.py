@@ -8,16 +8,29 @@ A few rows are deliberately bad (too short, duplicated) so a demo shows curation
 from __future__ import annotations
 
 import random
+
 # (product, base price in dollars, phrases a description draws from)
 _PRODUCTS: tuple[tuple[str, float, tuple[str, ...]], ...] = (
-    ("USB Charging Cable", 9.0, ("braided nylon jacket", "fast charging support", "reinforced connectors")),
+    (
+        "USB Charging Cable",
+        9.0,
+        ("braided nylon jacket", "fast charging support", "reinforced connectors"),
+    ),
     ("Phone Case", 14.0, ("shock absorbing corners", "raised camera lip", "slim grippy shell")),
     ("Coffee Mug", 12.0, ("glazed ceramic body", "comfortable handle", "dishwasher safe finish")),
     ("Kitchen Knife", 45.0, ("forged steel blade", "balanced handle", "razor sharp edge")),
     ("Desk Lamp", 38.0, ("adjustable arm", "warm and cool light modes", "touch dimmer")),
-    ("Wireless Headphones", 120.0, ("noise cancelling drivers", "all day battery", "plush ear cushions")),
+    (
+        "Wireless Headphones",
+        120.0,
+        ("noise cancelling drivers", "all day battery", "plush ear cushions"),
+    ),
     ("Office Chair", 230.0, ("lumbar support", "breathable mesh back", "smooth rolling casters")),
-    ("Espresso Machine", 420.0, ("pressurised brew group", "steam wand for milk", "stainless boiler")),
+    (
+        "Espresso Machine",
+        420.0,
+        ("pressurised brew group", "steam wand for milk", "stainless boiler"),
+    ),
     ("Robot Vacuum", 310.0, ("smart mapping", "strong suction", "self charging dock")),
     ("Gaming Monitor", 340.0, ("high refresh panel", "vivid colour", "thin bezels")),
     ("Laptop Computer", 560.0, ("fast processor", "bright display", "long lasting battery")),
@@ -59,7 +72,12 @@ def generate_catalogue(size: int = 400, seed: int = 7, bad_row_share: float = 0.
             + " ".join(rng.sample(_FILLER, k=4))
         )
         rows.append(
-            {"title": title, "text": f"{title}\n{body}", "price": round(price, 2), "category": product}
+            {
+                "title": title,
+                "text": f"{title}\n{body}",
+                "price": round(price, 2),
+                "category": product,
+            }
         )
     _spoil_some(rows, rng, bad_row_share)
     return rows

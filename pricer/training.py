@@ -123,8 +123,14 @@ def train_epoch(
     if use_cuda:
         torch.cuda.empty_cache()
     return _summarise(
-        state.log_history, epoch, checkpoint_dir, state.global_step, previous_step,
-        state.num_input_tokens_seen - previous_tokens, time.perf_counter() - started, eval_loss,
+        state.log_history,
+        epoch,
+        checkpoint_dir,
+        state.global_step,
+        previous_step,
+        state.num_input_tokens_seen - previous_tokens,
+        time.perf_counter() - started,
+        eval_loss,
     )
 
 

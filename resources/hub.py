@@ -33,7 +33,9 @@ class HubResource(dg.ConfigurableResource):
             from pricer.hub.hugging_face import HuggingFaceStore
 
             return HuggingFaceStore(
-                token=self.token, namespace=self.namespace, private=self.private,
+                token=self.token,
+                namespace=self.namespace,
+                private=self.private,
                 endpoint=self.endpoint,
             )
         raise ValueError(f"hub kind must be one of {KINDS}, got {self.kind!r}")

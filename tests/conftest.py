@@ -1,5 +1,7 @@
 """Shared fixtures: the real embedded model converted once, and the real data beside the repo."""
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,9 +54,16 @@ TINY_TRAINING = {
 }
 
 
+@dataclass
+class TrainedRun:
+    instance: object  # dagster.DagsterInstance
+    run_key: str
+    epochs: int
+
+
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory, pricer_home, model_path):
-    """(instance, run_key) after the whole graph was materialized into a temporary DAGSTER_HOME."""
+def trained_run(tmp_path_factory, pricer_home, model_path) -> Iterator[TrainedRun]:
+    """The whole graph, materialized into a temporary DAGSTER_HOME."""
     import dagster as dg
 
     from pipelines.launch import prepare, train_new_run
@@ -69,6 +78,6 @@ def trained_run(tmp_path_factory, pricer_home, model_path):
         with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
             prepare(instance, TINY_DATASET)
             run_key = train_new_run(instance, TINY_TRAINING)
-            yield instance, run_key
+            yield TrainedRun(instance, run_key, TINY_TRAINING["epochs"])
     finally:
         patch.undo()

@@ -21,7 +21,7 @@ class HubRevision:
 
 class CheckpointStore(Protocol):
     def ensure_repo(self, name: str) -> str:
-        """Create the repo if it is missing (private where the store knows privacy); return its id."""
+        """Create the repo if missing (private where the store has privacy); return its id."""
         ...
 
     def push_folder(self, repo_id: str, folder: Path, message: str) -> HubRevision:

@@ -4,99 +4,134 @@ one commit per checkpoint, revisions addressable by commit sha."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from pricer.hub.base import CHECKPOINT_FILES, HubRevision
 
-_IDENTITY = {
+# A fixed identity and no user or system config: commits work on a machine with no git setup, and
+# settings such as core.autocrlf cannot change the bytes that get checked out.
+_GIT_ENV = {
     "GIT_AUTHOR_NAME": "pricer",
     "GIT_AUTHOR_EMAIL": "pricer@localhost",
     "GIT_COMMITTER_NAME": "pricer",
     "GIT_COMMITTER_EMAIL": "pricer@localhost",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
 }
 _BRANCH = "refs/heads/main"
 
 
 class LocalGitStore:
+    """Bare repositories under `root/<namespace>/<name>`; repo ids are `<namespace>/<name>`."""
+
     def __init__(self, root: Path, namespace: str = "local") -> None:
         self.root = Path(root)
         self.namespace = namespace
 
     def ensure_repo(self, name: str) -> str:
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"repo name must be a single path component, got {name!r}")
         repo_id = f"{self.namespace}/{name}"
-        path = self._path(repo_id)
+        path = self.root / repo_id
         if not (path / "HEAD").exists():
             path.mkdir(parents=True, exist_ok=True)
-            self._git(path, "init", "--quiet", "--bare", "--initial-branch=main")
+            _git(path, "init", "--quiet", "--bare", "--initial-branch=main")
         return repo_id
 
     def push_folder(self, repo_id: str, folder: Path, message: str) -> HubRevision:
-        path = self._path(repo_id)
+        """Commit the checkpoint files of `folder` as one commit; the same files again add none."""
+        path = self._repo(repo_id)
+        names = [name for name in CHECKPOINT_FILES if (Path(folder) / name).is_file()]
+        if not names:
+            raise FileNotFoundError(f"none of {CHECKPOINT_FILES} in {folder}")
         parent = self._head(path)
-        # A private index: nothing is visible in the repo until the final ref update.
-        with tempfile.TemporaryDirectory() as scratch:
-            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-            for name in CHECKPOINT_FILES:
-                source = Path(folder) / name
-                if source.is_file():
-                    blob = self._git(path, "hash-object", "-w", str(source))
-                    self._git(path, "update-index", "--add", "--cacheinfo", f"100644,{blob},{name}",
-                               env=env)
-            tree = self._git(path, "write-tree", env=env)
-        if parent and self._git(path, "rev-parse", f"{parent}^{{tree}}") == tree:
-            return self._revision(repo_id, parent)  # same files again: no new commit
-        commit = self._git(
-            path, "commit-tree", tree, "-m", message, *(["-p", parent] if parent else [])
+        # Objects only: blobs and a tree are invisible to readers until the branch moves.
+        sources = [str(Path(folder) / name) for name in names]
+        blobs = _git(path, "hash-object", "-w", "--no-filters", "--", *sources).split()
+        listing = "".join(
+            f"100644 blob {blob}\t{name}\n" for blob, name in zip(blobs, names, strict=True)
         )
+        tree = _git(path, "mktree", stdin=listing)
+        if parent and _git(path, "rev-parse", f"{parent}^{{tree}}") == tree:
+            return self._revision(repo_id, parent)
+        commit = _git(path, "commit-tree", tree, "-m", message, *(["-p", parent] if parent else []))
         self._move_branch(path, commit, parent)
         return self._revision(repo_id, commit)
 
     def download(self, repo_id: str, revision: str, dest: Path) -> Path:
-        """Check the revision out to a folder: PEFT's `revision=` only works against the Hub."""
-        dest = Path(dest)
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir(parents=True)
-        archive = subprocess.run(
-            ["git", "-C", str(self._path(repo_id)), "archive", "--format=tar", revision],
-            check=True, capture_output=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        """Check the revision out to a folder: PEFT's `revision=` only works against the Hub.
+
+        Like the Hub's `snapshot_download(local_dir=...)`, files are written over `dest`: give each
+        revision a folder of its own.
+        """
+        path = self._repo(repo_id)
+        commit = self._commit(path, revision)
+        dest = Path(dest).resolve()
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            # A throwaway index: the bare repo has none, and readers must not share one.
+            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), "GIT_WORK_TREE": str(dest)}
+            _git(path, "read-tree", commit, env=env)
+            _git(path, "checkout-index", "--all", "--force", env=env)
         return dest
 
     def list_revisions(self, repo_id: str) -> list[str]:
-        path = self._path(repo_id)
-        if not self._head(path):
-            return []
-        return self._git(path, "rev-list", _BRANCH).split()
+        """Every pushed revision, newest first."""
+        path = self._repo(repo_id)
+        return _git(path, "rev-list", "--first-parent", _BRANCH).split() if self._head(path) else []
 
     def tag(self, repo_id: str, revision: str, tag: str) -> None:
-        self._git(self._path(repo_id), "tag", "--force", tag, revision)
+        """Point `tag` at `revision`, moving it if it exists (a champion changes over time)."""
+        path = self._repo(repo_id)
+        _git(path, "tag", "--force", tag, self._commit(path, revision))
 
     def _move_branch(self, path: Path, commit: str, parent: str | None) -> None:
-        # Compare-and-swap: fails rather than losing a commit pushed in between.
-        self._git(path, "update-ref", _BRANCH, commit, parent or "0" * 40)
+        # The one step that publishes a push. Compare-and-swap: fails rather than dropping a commit
+        # pushed in between; an empty old value means the branch must not exist yet.
+        _git(path, "update-ref", _BRANCH, commit, parent or "")
 
     def _head(self, path: Path) -> str | None:
-        found = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "--verify", "--quiet", _BRANCH],
-            capture_output=True, text=True,
+        return _git(path, "rev-parse", "--verify", "--quiet", _BRANCH, check=False) or None
+
+    def _commit(self, path: Path, revision: str) -> str:
+        commit = _git(
+            path, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", check=False
         )
-        return found.stdout.strip() or None
+        if not commit:
+            raise LookupError(f"no revision {revision!r} in {path}")
+        return commit
+
+    def _repo(self, repo_id: str) -> Path:
+        path = self.root / repo_id
+        if not (path / "HEAD").is_file():
+            raise FileNotFoundError(
+                f"no repo {repo_id!r} under {self.root}; call ensure_repo first"
+            )
+        return path
 
     def _revision(self, repo_id: str, commit: str) -> HubRevision:
-        return HubRevision(repo_id, commit, f"file://{self._path(repo_id)}?revision={commit}")
+        url = f"{(self.root / repo_id).resolve().as_uri()}?revision={commit}"
+        return HubRevision(repo_id, commit, url)
 
-    def _path(self, repo_id: str) -> Path:
-        return self.root / repo_id
 
-    @staticmethod
-    def _git(path: Path, *args: str, env: dict[str, str] | None = None) -> str:
-        return subprocess.run(
-            ["git", "-C", str(path), *args],
-            check=True, capture_output=True, text=True,
-            env={**os.environ, **_IDENTITY, **(env or {})},
-        ).stdout.strip()
+def _git(
+    path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    check: bool = True,
+) -> str:
+    # Drop inherited GIT_* variables (e.g. GIT_DIR when run from a hook): they would redirect us.
+    base = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
+    done = subprocess.run(
+        ["git", "-C", str(path), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**base, **_GIT_ENV, **(env or {})},
+    )
+    if check and done.returncode != 0:
+        raise RuntimeError(f"git {args[0]} failed in {path}: {done.stderr.strip()}")
+    return done.stdout.strip()

@@ -1,0 +1,80 @@
+"""The Hugging Face Hub as a checkpoint store: a (private) model repo per training run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from huggingface_hub import HfApi, constants
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+from pricer.hub.base import CHECKPOINT_FILES, HubRevision
+
+
+class HuggingFaceStore:
+    """Repos are `<namespace>/<name>`; the namespace defaults to the token's user.
+
+    The token lives only inside the `HfApi` client: it is never logged, returned or put in a URL.
+    """
+
+    def __init__(
+        self,
+        token: str | None,
+        namespace: str | None = None,
+        private: bool = True,
+        endpoint: str | None = None,
+    ) -> None:
+        # token=None lets huggingface_hub fall back to HF_TOKEN or the saved login.
+        self._api = HfApi(endpoint=endpoint, token=token)
+        self._namespace = namespace
+        self._private = private
+
+    def ensure_repo(self, name: str) -> str:
+        _require_online("create a repo")
+        if self._namespace is None:
+            # Asked once, and only here: whoami is rate-limited, and building a store sends nothing.
+            self._namespace = self._api.whoami()["name"]
+        repo_id = f"{self._namespace}/{name}"
+        # Privacy only applies at creation: an existing repo keeps its visibility.
+        self._api.create_repo(repo_id, private=self._private, exist_ok=True)
+        return repo_id
+
+    def push_folder(self, repo_id: str, folder: Path, message: str) -> HubRevision:
+        _require_online("push a checkpoint")
+        if not any((Path(folder) / name).is_file() for name in CHECKPOINT_FILES):
+            raise FileNotFoundError(f"none of {CHECKPOINT_FILES} in {folder}")
+        info = self._api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            commit_message=message,
+            allow_patterns=list(CHECKPOINT_FILES),
+            # A checkpoint is a snapshot, as in the local store: drop checkpoint files it lacks.
+            delete_patterns=list(CHECKPOINT_FILES),
+        )
+        return HubRevision(repo_id, info.oid, f"{self._api.endpoint}/{repo_id}/tree/{info.oid}")
+
+    def download(self, repo_id: str, revision: str, dest: Path) -> Path:
+        # Checkpoint files only: not the .gitattributes every Hub repo starts with.
+        folder = self._api.snapshot_download(
+            repo_id, revision=revision, local_dir=dest, allow_patterns=list(CHECKPOINT_FILES)
+        )
+        return Path(folder)
+
+    def tag(self, repo_id: str, revision: str, tag: str) -> None:
+        """Point `tag` at `revision`, moving it if it exists (a champion changes over time)."""
+        _require_online("tag a revision")
+        try:
+            self._api.create_tag(repo_id, tag=tag, revision=revision)
+        except HfHubHTTPError as error:
+            if error.response.status_code != 409:
+                raise
+            # Hub tags never move: replace the old one.
+            self._api.delete_tag(repo_id, tag=tag)
+            self._api.create_tag(repo_id, tag=tag, revision=revision)
+
+
+def _require_online(action: str) -> None:
+    # Refuse before reading any file, naming the action; the client would fail on its first URL.
+    if constants.is_offline_mode():
+        raise OfflineModeIsEnabled(
+            f"cannot {action}: HF_HUB_OFFLINE is set; unset it or use the local hub store"
+        )

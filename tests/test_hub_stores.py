@@ -1,0 +1,324 @@
+"""Both checkpoint stores against the same contract, then what is particular to each.
+
+The Hugging Face store runs the real `huggingface_hub` client over HTTP against tests/hub_server.py;
+nothing in the client is patched.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+
+import pytest
+from hub_server import start_hub_server
+from huggingface_hub import constants
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+from pricer.hub import CHECKPOINT_FILES
+from pricer.hub.hugging_face import HuggingFaceStore
+from pricer.hub.local_git import LocalGitStore
+
+TOKEN = "hf_pricerTestTokenDoNotLeak"
+
+
+def write_checkpoint(folder: Path, epoch: int) -> dict[str, bytes]:
+    """A small fake adapter plus trainer state; return the files a store must keep."""
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = {
+        "adapter_config.json": b'{"r": 8, "lora_alpha": 16, "peft_type": "LORA"}\n',
+        "adapter_model.safetensors": bytes([epoch, 0, 255, 13, 10]) * 50,
+        "README.md": f"---\nlicense: apache-2.0\n---\n# epoch {epoch}\n".encode(),
+    }
+    for name, content in kept.items():
+        (folder / name).write_bytes(content)
+    (folder / "optimizer.pt").write_bytes(b"optimizer state %d" % epoch)
+    return kept
+
+
+def checkpoint_bytes(folder: Path) -> dict[str, bytes]:
+    return {
+        name: (folder / name).read_bytes() for name in CHECKPOINT_FILES if (folder / name).exists()
+    }
+
+
+@pytest.fixture(params=["local", "huggingface"])
+def store(request, tmp_path):
+    if request.param == "local":
+        yield LocalGitStore(tmp_path / "hub")
+    else:
+        with start_hub_server(TOKEN) as (url, _):
+            yield HuggingFaceStore(TOKEN, endpoint=url)
+
+
+@pytest.fixture
+def hub():
+    with start_hub_server(TOKEN) as served:
+        yield served
+
+
+# --- the contract both stores keep -------------------------------------------------------------
+
+
+def test_each_epoch_is_a_revision_that_downloads_its_own_bytes(store, tmp_path):
+    repo_id = store.ensure_repo("run-a")
+    first = write_checkpoint(tmp_path / "epoch-1", 1)
+    second = write_checkpoint(tmp_path / "epoch-2", 2)
+
+    one = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    two = store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
+
+    assert one.repo_id == two.repo_id == repo_id
+    assert one.revision != two.revision
+    assert all(len(rev.revision) == 40 for rev in (one, two))
+    assert one.revision in one.url and two.revision in two.url
+    # Oldest first, so a newer push cannot satisfy the older revision by accident.
+    for revision, expected in ((one, first), (two, second)):
+        dest = store.download(repo_id, revision.revision, tmp_path / "dl" / revision.revision)
+        assert checkpoint_bytes(dest) == expected
+        # Neither the trainer state nor the Hub's .gitattributes.
+        assert {path.name for path in dest.iterdir() if path.is_file()} == set(expected)
+
+
+def test_same_files_again_return_the_same_revision(store, tmp_path):
+    repo_id = store.ensure_repo("run-b")
+    write_checkpoint(tmp_path / "ckpt", 1)
+    first = store.push_folder(repo_id, tmp_path / "ckpt", "epoch 1")
+    (tmp_path / "ckpt" / "optimizer.pt").write_bytes(b"changed, but not a checkpoint file")
+
+    assert store.push_folder(repo_id, tmp_path / "ckpt", "epoch 1 again") == first
+
+
+def test_a_revision_holds_only_the_files_its_folder_had(store, tmp_path):
+    repo_id = store.ensure_repo("run-c")
+    write_checkpoint(tmp_path / "epoch-1", 1)
+    store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    second = write_checkpoint(tmp_path / "epoch-2", 2)
+    (tmp_path / "epoch-2" / "README.md").unlink()
+    del second["README.md"]
+
+    two = store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
+
+    dest = store.download(repo_id, two.revision, tmp_path / "dl")
+    assert checkpoint_bytes(dest) == second
+
+
+def test_a_tag_moves_to_the_new_champion(store, tmp_path):
+    repo_id = store.ensure_repo("run-d")
+    write_checkpoint(tmp_path / "epoch-1", 1)
+    second = write_checkpoint(tmp_path / "epoch-2", 2)
+    one = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    two = store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
+
+    store.tag(repo_id, one.revision, "champion")
+    store.tag(repo_id, two.revision, "champion")
+
+    assert checkpoint_bytes(store.download(repo_id, "champion", tmp_path / "dl")) == second
+
+
+def test_a_folder_without_checkpoint_files_is_refused(store, tmp_path):
+    repo_id = store.ensure_repo("run-e")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "optimizer.pt").write_bytes(b"only trainer state")
+
+    with pytest.raises(FileNotFoundError):
+        store.push_folder(repo_id, tmp_path / "empty", "nothing to push")
+
+
+# --- the local git store ------------------------------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_local_pushes_are_commits_newest_first_with_only_checkpoint_files(tmp_path):
+    store = LocalGitStore(tmp_path / "hub")
+    repo_id = store.ensure_repo("run")
+    write_checkpoint(tmp_path / "epoch-1", 1)
+    write_checkpoint(tmp_path / "epoch-2", 2)
+
+    one = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    two = store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
+    store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2 again")
+
+    repo = tmp_path / "hub" / "local" / "run"
+    assert repo_id == "local/run"
+    assert store.list_revisions(repo_id) == [two.revision, one.revision]
+    assert git(repo, "rev-parse", "refs/heads/main") == two.revision
+    assert git(repo, "log", "-1", "--format=%s", two.revision) == "epoch 2"
+    assert set(git(repo, "ls-tree", "--name-only", two.revision).split()) == set(CHECKPOINT_FILES)
+    assert two.url.startswith("file://")
+
+
+def test_local_crash_before_the_ref_moves_leaves_the_previous_commit(tmp_path, monkeypatch):
+    store = LocalGitStore(tmp_path / "hub")
+    repo_id = store.ensure_repo("run")
+    first = write_checkpoint(tmp_path / "epoch-1", 1)
+    one = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    write_checkpoint(tmp_path / "epoch-2", 2)
+
+    def crash(*args):
+        raise KeyboardInterrupt("killed before publishing")
+
+    monkeypatch.setattr(store, "_move_branch", crash)
+    with pytest.raises(KeyboardInterrupt):
+        store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
+
+    assert store.list_revisions(repo_id) == [one.revision]
+    assert checkpoint_bytes(store.download(repo_id, "main", tmp_path / "dl")) == first
+    # The half-written objects do not get in the way of the next push.
+    monkeypatch.undo()
+    two = store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
+    assert store.list_revisions(repo_id) == [two.revision, one.revision]
+
+
+def test_local_push_racing_another_fails_instead_of_dropping_it(tmp_path, monkeypatch):
+    store = LocalGitStore(tmp_path / "hub")
+    repo_id = store.ensure_repo("run")
+    write_checkpoint(tmp_path / "epoch-1", 1)
+    write_checkpoint(tmp_path / "epoch-2", 2)
+    write_checkpoint(tmp_path / "other", 3)
+    one = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    move_branch = store._move_branch
+    raced = []
+
+    def another_push_first(path, commit, parent):
+        raced.append(LocalGitStore(tmp_path / "hub").push_folder(repo_id, tmp_path / "other", "x"))
+        move_branch(path, commit, parent)
+
+    monkeypatch.setattr(store, "_move_branch", another_push_first)
+    with pytest.raises(RuntimeError, match="update-ref"):
+        store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
+
+    assert store.list_revisions(repo_id) == [raced[0].revision, one.revision]
+
+
+def test_local_store_ignores_the_users_git_config_and_environment(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    # Were it read, autocrlf would turn the LF line ends of text files into CRLF on checkout.
+    (home / ".gitconfig").write_text("[core]\n\tautocrlf = true\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "not-a-repo"))
+    for name in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    store = LocalGitStore(tmp_path / "hub")
+    repo_id = store.ensure_repo("run")
+    expected = write_checkpoint(tmp_path / "epoch-1", 1)
+
+    one = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+
+    # Line ends in the text files and every byte of the weights come back as pushed.
+    assert checkpoint_bytes(store.download(repo_id, one.revision, tmp_path / "dl")) == expected
+
+
+def test_local_download_of_an_unknown_revision_fails(tmp_path):
+    store = LocalGitStore(tmp_path / "hub")
+    repo_id = store.ensure_repo("run")
+    write_checkpoint(tmp_path / "epoch-1", 1)
+    store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+
+    with pytest.raises(LookupError):
+        store.download(repo_id, "0" * 40, tmp_path / "dl")
+
+
+# --- the Hugging Face store against a Hub-compatible server -------------------------------------
+
+
+def test_hf_repo_is_in_the_tokens_namespace_and_private(hub):
+    url, state = hub
+    store = HuggingFaceStore(TOKEN, endpoint=url)
+
+    repo_id = store.ensure_repo("run")
+
+    assert repo_id == "tester/run"
+    assert store.ensure_repo("run") == repo_id  # exists already: fine
+    assert state.repos[repo_id].private is True
+
+
+def test_hf_repo_can_be_public_in_a_given_namespace(hub):
+    url, state = hub
+    repo_id = HuggingFaceStore(TOKEN, namespace="team", private=False, endpoint=url).ensure_repo(
+        "r"
+    )
+
+    assert repo_id == "team/r"
+    assert state.repos[repo_id].private is False
+
+
+def test_hf_push_sends_only_checkpoint_files_one_commit_each(hub, tmp_path):
+    url, state = hub
+    store = HuggingFaceStore(TOKEN, endpoint=url)
+    repo_id = store.ensure_repo("run")
+    first = write_checkpoint(tmp_path / "epoch-1", 1)
+    write_checkpoint(tmp_path / "epoch-2", 2)
+
+    one = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    commits = len(state.repos[repo_id].commits)
+    store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1 again")
+    two = store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
+
+    repo = state.repos[repo_id]
+    assert len(repo.commits) == commits + 1
+    assert repo.branches["main"] == two.revision
+    assert repo.commits[two.revision].parent == one.revision
+    assert repo.commits[two.revision].message == "epoch 2"
+    assert {k: v for k, v in repo.commits[one.revision].files.items() if k in first} == first
+    assert state.uploaded_paths == set(CHECKPOINT_FILES)
+    assert one.url == f"{url}/{repo_id}/tree/{one.revision}"
+
+
+def test_hf_wrong_token_is_rejected(hub, tmp_path):
+    url, state = hub
+    repo_id = HuggingFaceStore(TOKEN, endpoint=url).ensure_repo("run")
+    write_checkpoint(tmp_path / "epoch-1", 1)
+    wrong = HuggingFaceStore("hf_wrongToken", namespace="tester", endpoint=url)
+
+    with pytest.raises(HfHubHTTPError) as refused:
+        wrong.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    with pytest.raises(HfHubHTTPError):
+        HuggingFaceStore("hf_wrongToken", endpoint=url).ensure_repo("other")
+
+    assert refused.value.response.status_code == 401
+    assert state.unauthorized >= 2
+    assert list(state.repos) == [repo_id]
+    assert len(state.repos[repo_id].commits) == 1  # the initial one only
+
+
+def test_hf_token_never_appears_in_what_the_store_returns_or_logs(hub, tmp_path, caplog):
+    url, _ = hub
+    caplog.set_level(logging.DEBUG)
+    store = HuggingFaceStore(TOKEN, endpoint=url)
+    repo_id = store.ensure_repo("run")
+    write_checkpoint(tmp_path / "epoch-1", 1)
+    pushed = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    store.tag(repo_id, pushed.revision, "champion")
+    dest = store.download(repo_id, pushed.revision, tmp_path / "dl")
+
+    returned = [repo_id, repr(pushed), str(dest), repr(store), caplog.text]
+    returned += [
+        path.read_bytes().decode(errors="replace") for path in dest.rglob("*") if path.is_file()
+    ]
+    assert caplog.records  # the client did log its requests
+    assert not [text for text in returned if TOKEN in text]
+
+
+def test_hf_push_is_refused_offline(hub, tmp_path, monkeypatch):
+    url, state = hub
+    store = HuggingFaceStore(TOKEN, endpoint=url)
+    repo_id = store.ensure_repo("run")
+    write_checkpoint(tmp_path / "epoch-1", 1)
+    # HF_HUB_OFFLINE is read once, when huggingface_hub is imported: set what it set.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+    with pytest.raises(OfflineModeIsEnabled, match="cannot push a checkpoint: HF_HUB_OFFLINE"):
+        store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    assert len(state.repos[repo_id].commits) == 1
