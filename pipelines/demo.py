@@ -8,25 +8,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.definitions import MAX_EPOCHS
 from pipelines.launch import check_passed, latest_metadata, prepare, train_new_run
-
-# Small enough for a 2-core CPU in minutes, big enough to learn: short texts, a smaller rank and
-# a higher learning rate than the 8B recipe.
-DEMO_DATASET = {
-    "catalogue_size": 320,
-    "max_text_tokens": 40,
-    "validation_size": 40,
-    "test_size": 40,
-}
-DEMO_TRAINING = {
-    "epochs": min(4, MAX_EPOCHS),
-    "batch_size": 8,
-    "learning_rate": 1e-3,
-    "lora_r": 16,
-    "lora_alpha": 32,
-    "max_length": 96,
-}
+from pipelines.presets import DEMO_DATASET, DEMO_TRAINING
 
 
 def main() -> None:

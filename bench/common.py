@@ -1,0 +1,61 @@
+"""What every benchmark shares: real items, the model under test, and how results are printed."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from pathlib import Path
+
+from pricer.curation import CurationRules, curate
+from pricer.items import Item
+from pricer.model_source import EMBEDDED, resolve_base_model
+from pricer.sources import read_source
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REAL_FILE = "pricer_test_tail_1750.jsonl"
+LLAMA_8B_SHAPE = "llama-8b-shape"
+
+
+def pricer_home() -> Path:
+    return Path(os.environ.get("PRICER_HOME", ".pricer")).resolve()
+
+
+def real_items(
+    count: int, tokenizer, file: str = REAL_FILE, max_text_tokens: int = 160
+) -> list[Item]:
+    """The first `count` items of a real file, curated by the recipe's rules."""
+    path = SHARED_DATA / file
+    if not path.is_file():
+        raise SystemExit(
+            f"benchmarks read real data from {path}; put ../shared beside the checkout"
+        )
+    rules = CurationRules(max_text_tokens=max_text_tokens)
+    items = curate(read_source(str(path)), tokenizer, rules).items
+    if len(items) < count:
+        raise SystemExit(f"{path.name} holds {len(items)} usable items, fewer than {count}")
+    return items[:count]
+
+
+def model_path(model: str) -> str:
+    """A local folder for `model`: the embedded SmolLM2, an 8B-shaped random model, or a path."""
+    if model == LLAMA_8B_SHAPE:
+        from bench.random_llama import random_llama_8b
+
+        return random_llama_8b(pricer_home() / "bench" / LLAMA_8B_SHAPE)
+    return resolve_base_model(model, pricer_home() / "models")
+
+
+def tokenizer_path(model: str) -> str:
+    # The random 8B model has no tokenizer of its own; SmolLM2's ids all fit its larger vocabulary.
+    return model_path(EMBEDDED if model == LLAMA_8B_SHAPE else model)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    print(f"\n{title}")
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(cell).rjust(w) for cell, w in zip(row, widths, strict=True)))

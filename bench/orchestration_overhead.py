@@ -1,0 +1,198 @@
+"""Orchestration overhead: the demo's training run through Dagster against the same domain
+functions called directly in one Python process.
+
+    python -m bench.orchestration_overhead            # the `make demo` configuration
+    python -m bench.orchestration_overhead --tiny     # the test suite's tiny configuration
+
+Dagster runs every step in a process of its own; the difference in wall time is what that costs.
+Each step's fixed cost (process start and imports, read from the event log, plus model loads,
+timed inside the steps) is printed apart from the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from bench.common import print_table
+from pipelines.presets import DEMO_DATASET, DEMO_TRAINING, TINY_DATASET, TINY_TRAINING
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true")
+    args = parser.parse_args()
+    dataset, training = (
+        (TINY_DATASET, TINY_TRAINING) if args.tiny else (DEMO_DATASET, DEMO_TRAINING)
+    )
+
+    with tempfile.TemporaryDirectory() as scratch:
+        home = Path(scratch)
+        # Step processes inherit these: everything lands in the scratch folder.
+        os.environ.update(
+            DAGSTER_HOME=str(home / "dagster"),
+            PRICER_HOME=str(home / "pricer"),
+            WANDB_MODE="offline",
+        )
+        (home / "dagster").mkdir()
+        (home / "dagster" / "dagster.yaml").touch()
+        _convert_model_once(home / "pricer")
+        direct = _direct(dataset, training, home / "direct")
+        orchestrated, per_step = _through_dagster(dataset, training)
+
+    print_table(
+        f"One training run ({'tiny' if args.tiny else 'demo'} configuration), wall seconds",
+        ["path", "seconds", "ratio"],
+        [
+            ["domain functions, one process", f"{direct:.1f}", "1.00x"],
+            [
+                "Dagster jobs, a process per step",
+                f"{orchestrated:.1f}",
+                f"{orchestrated / direct:.2f}x",
+            ],
+        ],
+    )
+    print_table(
+        "Dagster's fixed cost per step (median over steps of each kind)",
+        ["step kind", "steps", "process start + imports (s)", "step total (s)"],
+        [
+            [kind, str(len(rows)), f"{_median(rows, 0):.2f}", f"{_median(rows, 1):.1f}"]
+            for kind, rows in sorted(per_step.items())
+        ],
+    )
+
+
+def _convert_model_once(pricer_home: Path) -> None:
+    # Both paths then read the same converted model; the one-off conversion is timed by neither.
+    from pricer.model_source import EMBEDDED, resolve_base_model
+
+    resolve_base_model(EMBEDDED, pricer_home / "models")
+
+
+def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
+    """What the assets do, as plain calls, in the order the jobs run them."""
+    from assets.config import TrainingRunConfig
+    from assets.dataset import DatasetConfig
+    from pricer.baselines import constant_scores, ridge_scores
+    from pricer.curation import CurationRules
+    from pricer.dataset import build_dataset
+    from pricer.evaluation import evaluate_model
+    from pricer.hub.local_git import LocalGitStore
+    from pricer.lora import find_target_modules
+    from pricer.model_card import model_card
+    from pricer.model_source import EMBEDDED, resolve_base_model
+    from pricer.plots import loss_curve, price_histogram, truth_vs_guess, validation_curve
+    from pricer.quantization import footprint, load_quantized, load_tokenizer
+    from pricer.selection import EpochRecord, best_epoch, overfitting_onset
+    from pricer.tracking import track_epoch
+    from pricer.training import train_epoch
+
+    started = time.perf_counter()
+    data = DatasetConfig(**dataset_config)
+    settings = TrainingRunConfig(**training_config).settings()
+    path = resolve_base_model(EMBEDDED, Path(os.environ["PRICER_HOME"]) / "models")
+    rules = CurationRules(data.min_price, data.max_price, data.min_chars, data.max_text_tokens)
+    dataset = build_dataset(
+        data.source,
+        load_tokenizer(path),
+        rules,
+        data.validation_size,
+        data.test_size,
+        data.seed,
+        data.catalogue_size,
+    )
+    price_histogram([i.price for i in dataset.curation.items])
+    model = load_quantized(path)
+    find_target_modules(model, settings.lora.target_modules)
+    footprint(path, model)
+    del model
+    splits = dataset.splits
+    held_out = {"validation": splits.validation, "test": splits.test}
+    for items in held_out.values():
+        constant_scores(splits.train, items)
+        ridge_scores(splits.train, items)
+    evaluate_model(path, held_out)
+
+    store = LocalGitStore(work / "hub")
+    repo_id = store.ensure_repo("direct-run")
+    records, checkpoint, losses, rates, ends = [], None, [], [], []
+    for epoch in range(1, settings.epochs + 1):
+        with track_epoch("offline", "pricer", "direct-run", epoch, settings.as_dict(), work) as run:
+            result = train_epoch(
+                path,
+                splits.train,
+                splits.validation,
+                settings,
+                epoch,
+                work / "trainer",
+                resume_from=checkpoint,
+                report_to=run.report_to,
+            )
+        checkpoint = result.checkpoint_dir
+        losses, rates = losses + result.step_losses, rates + result.step_learning_rates
+        ends.append(result.global_step)
+        loss_curve(losses, rates, ends)
+        card = model_card("SmolLM2-135M-Instruct", "direct-run", epoch, settings, result.train_loss)
+        (checkpoint / "README.md").write_text(card)
+        pushed = store.push_folder(repo_id, checkpoint, f"direct-run: epoch {epoch}")
+        local = store.download(repo_id, pushed.revision, work / "revisions" / pushed.revision)
+        scored = evaluate_model(path, held_out, adapter_dir=str(local))
+        validation = scored["validation"]
+        truth_vs_guess(validation.truths, validation.guesses, f"epoch {epoch}")
+        records.append(EpochRecord(epoch, result.train_loss, validation.scores.mean_abs_error))
+    chosen, onset = best_epoch(records), overfitting_onset(records)
+    validation_curve(
+        [r.epoch for r in records], [r.validation_error for r in records], chosen, onset, {}
+    )
+    return time.perf_counter() - started
+
+
+def _through_dagster(dataset: dict, training: dict) -> tuple[float, dict[str, list]]:
+    import dagster as dg
+
+    from pipelines.launch import prepare, train_new_run
+
+    instance = dg.DagsterInstance.get()
+    started = time.perf_counter()
+    prepare(instance, dataset)
+    train_new_run(instance, training)
+    wall = time.perf_counter() - started
+    return wall, _step_costs(instance)
+
+
+def _step_costs(instance) -> dict[str, list[tuple[float, float]]]:
+    """Per step: seconds from launching its process to the step starting, and start to success."""
+    import dagster as dg
+
+    launched, begun, finished = {}, {}, {}
+    for run in instance.get_runs():
+        for entry in instance.all_logs(run.run_id):
+            event = entry.dagster_event
+            if event is None or event.step_key is None:
+                continue
+            key = (run.run_id, event.step_key)
+            if event.event_type == dg.DagsterEventType.STEP_WORKER_STARTING:
+                launched[key] = entry.timestamp
+            elif event.event_type == dg.DagsterEventType.STEP_START:
+                begun[key] = entry.timestamp
+            elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+                finished[key] = entry.timestamp
+    costs: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for key, start in begun.items():
+        if key in launched and key in finished:
+            kind = key[1].rstrip("0123456789").removesuffix("_epoch_")
+            costs[kind].append((start - launched[key], finished[key] - launched[key]))
+    return costs
+
+
+def _median(rows: list[tuple[float, float]], column: int) -> float:
+    return statistics.median(row[column] for row in rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Named run configurations: the demo's, and the tiny one the tests and benchmarks share.
+
+Each is the run config of `product_dataset` and of epoch 1 of a training run, as the launchpad
+takes it.
+"""
+
+from pipelines.definitions import MAX_EPOCHS
+
+# Small enough for a 2-core CPU in minutes, big enough to learn: short texts, a smaller rank and
+# a higher learning rate than the 8B recipe.
+DEMO_DATASET = {
+    "catalogue_size": 320,
+    "max_text_tokens": 40,
+    "validation_size": 40,
+    "test_size": 40,
+}
+DEMO_TRAINING = {
+    "epochs": min(4, MAX_EPOCHS),
+    "batch_size": 8,
+    "learning_rate": 1e-3,
+    "lora_r": 16,
+    "lora_alpha": 32,
+    "max_length": 96,
+}
+
+# The whole graph in about three minutes: two epochs of a small slice of the catalogue. Whether
+# it learns is not the point; every asset, link and file it produces is real.
+TINY_DATASET = {
+    "catalogue_size": 140,
+    "max_text_tokens": 24,
+    "validation_size": 12,
+    "test_size": 12,
+}
+TINY_TRAINING = {
+    "epochs": 2,
+    "batch_size": 8,
+    "learning_rate": 1e-3,
+    "lora_r": 8,
+    "lora_alpha": 16,
+    "max_length": 64,
+}
