@@ -38,6 +38,9 @@ class TrainingRunConfig(LoraConfig):
     max_grad_norm: float = _RECIPE.max_grad_norm
     optimizer: str = Field(default=_RECIPE.optimizer, description="auto: paged AdamW on a GPU")
     gradient_checkpointing: bool = _RECIPE.gradient_checkpointing
+    length_grouped: bool = Field(
+        default=_RECIPE.length_grouped, description="batch items of similar length: less padding"
+    )
     seed: int = _RECIPE.seed
     early_stopping_patience: int = Field(
         default=_RECIPE.early_stopping_patience,

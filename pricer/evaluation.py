@@ -1,18 +1,26 @@
-"""Pricing items with a model: batched greedy decoding, then the course's metrics."""
+"""Pricing items with a model: greedy decoding, optionally the weighted price beside it, then the
+course's metrics for each."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
-
+from pricer.decoding import MAX_NEW_TOKENS, decode
 from pricer.items import Item
 from pricer.metrics import Scores, score
-from pricer.prompts import parse_price
 
-# SmolLM2 writes one digit a token: "999.00" and the end token take 7.
-MAX_NEW_TOKENS = 7
+GREEDY = "greedy"
+WEIGHTED = "weighted"
+
+
+@dataclass
+class WeightedEvaluation:
+    scores: Scores
+    guesses: list[float | None]
+    # Items the weighted price could not be taken for (the model would rather not write a
+    # number): they keep their greedy guess.
+    fallbacks: int
 
 
 @dataclass
@@ -21,9 +29,9 @@ class Evaluation:
     truths: list[float]
     guesses: list[float | None]
     outputs: list[str]
+    weighted: WeightedEvaluation | None = None
 
 
-@torch.inference_mode()
 def generate_completions(
     model,
     tokenizer,
@@ -32,42 +40,32 @@ def generate_completions(
     max_new_tokens: int = MAX_NEW_TOKENS,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[str]:
-    """Greedy completions in the order given; batches are formed from similar lengths."""
-    tokenizer.padding_side = "left"  # generation continues from the right edge of every row
-    lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
-    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
-    outputs: list[str] = [""] * len(prompts)
-    device = next(model.parameters()).device
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        encoded = tokenizer(
-            [prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
-        ).to(device)
-        generated = model.generate(
-            **encoded,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        new_tokens = generated[:, encoded["input_ids"].shape[1] :]
-        for index, text in zip(
-            batch, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True
-        ):
-            outputs[index] = text
-        if progress:
-            progress(min(start + batch_size, len(order)), len(order))
-    return outputs
+    """Greedy completions in the order given."""
+    decoded = decode(model, tokenizer, prompts, batch_size, max_new_tokens, progress=progress)
+    return [d.completion for d in decoded]
 
 
 def evaluate(
-    model, tokenizer, items: list[Item], batch_size: int = 32, progress=None
+    model, tokenizer, items: list[Item], batch_size: int = 32, progress=None, weighted=False
 ) -> Evaluation:
-    outputs = generate_completions(
-        model, tokenizer, [item.prompt for item in items], batch_size, progress=progress
+    decoded = decode(
+        model,
+        tokenizer,
+        [item.prompt for item in items],
+        batch_size,
+        weighted=weighted,
+        progress=progress,
     )
     truths = [item.price for item in items]
-    guesses = [parse_price(output) for output in outputs]
-    return Evaluation(score(truths, guesses), truths, guesses, outputs)
+    guesses = [d.price() for d in decoded]
+    evaluation = Evaluation(
+        score(truths, guesses), truths, guesses, [d.completion for d in decoded]
+    )
+    if weighted:
+        blended = [d.price(weighted=True) for d in decoded]
+        fallbacks = sum(d.weighted is None or d.weighted.expected is None for d in decoded)
+        evaluation.weighted = WeightedEvaluation(score(truths, blended), blended, fallbacks)
+    return evaluation
 
 
 def evaluate_model(
@@ -77,8 +75,23 @@ def evaluate_model(
     device: str = "auto",
     batch_size: int = 32,
     progress: Callable[[str], None] | None = None,
+    weighted: bool = False,
 ) -> dict[str, Evaluation]:
     """Load the 4-bit base (with an adapter, if given) once and score it on each named split."""
+    model, tokenizer = load_for_pricing(model_path, adapter_dir, device)
+    results = {}
+    for name, items in splits.items():
+        report = (
+            (lambda done, total, name=name: progress(f"{name}: {done}/{total}"))
+            if progress
+            else None
+        )
+        results[name] = evaluate(model, tokenizer, items, batch_size, report, weighted)
+    return results
+
+
+def load_for_pricing(model_path: str, adapter_dir: str | None = None, device: str = "auto"):
+    """The 4-bit base with the adapter applied, ready to price, and its tokenizer."""
     from pricer.quantization import load_quantized, load_tokenizer
 
     tokenizer = load_tokenizer(model_path)
@@ -88,12 +101,4 @@ def evaluate_model(
 
         model = PeftModel.from_pretrained(model, adapter_dir)
     model.eval()
-    results = {}
-    for name, items in splits.items():
-        report = (
-            (lambda done, total, name=name: progress(f"{name}: {done}/{total}"))
-            if progress
-            else None
-        )
-        results[name] = evaluate(model, tokenizer, items, batch_size, report)
-    return results
+    return model, tokenizer

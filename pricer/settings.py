@@ -24,6 +24,7 @@ class TrainingSettings:
     max_grad_norm: float = 0.3
     optimizer: str = "auto"  # paged AdamW 32-bit on a GPU, plain AdamW on the CPU
     gradient_checkpointing: bool = False
+    length_grouped: bool = False  # batches of similar lengths; pays only where lengths vary
     seed: int = 42
     early_stopping_patience: int = 0  # 0: train every epoch, overfitting or not
     overfit_tolerance: float = DEFAULT_TOLERANCE

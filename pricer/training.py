@@ -35,6 +35,7 @@ class EpochResult:
     learning_rate: float
     tokens_this_epoch: int
     seconds: float
+    setup_seconds: float  # loading the 4-bit model and tokenizing the data, before any step
     step_losses: list[tuple[int, float]]  # (global step, loss) for this epoch
     step_learning_rates: list[tuple[int, float]]
 
@@ -43,29 +44,26 @@ def to_prompt_completion(items: list[Item]) -> list[dict[str, str]]:
     return [{"prompt": make_prompt(i.text), "completion": make_completion(i.price)} for i in items]
 
 
-def train_epoch(
+def build_trainer(
     model_path: str,
     train_items: list[Item],
     eval_items: list[Item],
     settings: TrainingSettings,
-    epoch: int,
     output_dir: Path,
-    resume_from: Path | None,
     device: str = "auto",
     report_to: str = "none",
-    progress: Progress | None = None,
-) -> EpochResult:
-    """Train until the end of epoch `epoch`, resuming from `resume_from` (a checkpoint saved at
-    the end of an earlier epoch of the same run) or from scratch."""
+    callbacks: list[TrainerCallback] | None = None,
+    max_steps: int = -1,
+):  # -> SFTTrainer
+    """The trainer for a whole run with `settings`, its 4-bit model loaded: every epoch trains
+    with one built alike, and the training benchmark measures it. `max_steps` cuts a run short."""
     import datasets
-    import torch
     from datasets import Dataset
     from trl import SFTConfig
 
     from pricer.quantization import load_quantized, load_tokenizer, pick_device
 
     device = pick_device(device)
-    started = time.perf_counter()
     tokenizer = load_tokenizer(model_path)
     tokenizer.padding_side = "right"
     model = load_quantized(model_path, device)
@@ -73,6 +71,7 @@ def train_epoch(
     config = SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=settings.epochs,
+        max_steps=max_steps,
         per_device_train_batch_size=settings.batch_size,
         per_device_eval_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
@@ -83,8 +82,11 @@ def train_epoch(
         max_grad_norm=settings.max_grad_norm,
         optim=_optimizer(settings.optimizer, use_cuda),
         gradient_checkpointing=settings.gradient_checkpointing,
+        # Batches of similar lengths carry less padding; the order is still seeded and resumable.
+        train_sampling_strategy="group_by_length" if settings.length_grouped else "random",
         bf16=True,
-        max_length=settings.max_length,
+        # No truncation by TRL: it would cut the price off the end. The length is enforced below.
+        max_length=None,
         completion_only_loss=True,
         # Evaluating inside the loop would draw on the RNG after the checkpoint captured it, and a
         # resumed epoch would then differ from a continuous run: evaluate after training instead.
@@ -107,10 +109,42 @@ def train_epoch(
         eval_dataset=Dataset.from_list(to_prompt_completion(eval_items)),
         processing_class=tokenizer,
         peft_config=_peft_config(settings.lora),
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes through callbacks, not stdout
+    for split in (trainer.train_dataset, trainer.eval_dataset):
+        _refuse_truncated_prices(split, settings.max_length)
+    return trainer
+
+
+def train_epoch(
+    model_path: str,
+    train_items: list[Item],
+    eval_items: list[Item],
+    settings: TrainingSettings,
+    epoch: int,
+    output_dir: Path,
+    resume_from: Path | None,
+    device: str = "auto",
+    report_to: str = "none",
+    progress: Progress | None = None,
+) -> EpochResult:
+    """Train until the end of epoch `epoch`, resuming from `resume_from` (a checkpoint saved at
+    the end of an earlier epoch of the same run) or from scratch."""
+    import torch
+
+    started = time.perf_counter()
+    trainer = build_trainer(
+        model_path,
+        train_items,
+        eval_items,
+        settings,
+        output_dir,
+        device,
+        report_to,
         callbacks=[_StopAfterEpoch(epoch), _ProgressReporter(progress, epoch)],
     )
-    trainer.remove_callback(PrinterCallback)  # progress goes through `progress`, not stdout
-    _refuse_truncated_prices(trainer.train_dataset, settings.max_length)
+    setup_seconds = time.perf_counter() - started
     previous_step = _global_step(resume_from)
     previous_tokens = _tokens_seen(resume_from)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
@@ -119,8 +153,8 @@ def train_epoch(
     checkpoint_dir = output_dir / f"checkpoint-{state.global_step}"
     if not checkpoint_dir.exists():
         trainer.save_model(str(checkpoint_dir))
-    del trainer, model
-    if use_cuda:
+    del trainer
+    if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return _summarise(
         state.log_history,
@@ -130,6 +164,7 @@ def train_epoch(
         previous_step,
         state.num_input_tokens_seen - previous_tokens,
         time.perf_counter() - started,
+        setup_seconds,
         eval_loss,
     )
 
@@ -155,11 +190,11 @@ def _peft_config(lora: LoraSettings):  # -> peft.LoraConfig
 
 
 def _refuse_truncated_prices(dataset, max_length: int) -> None:
-    # TRL truncates from the right, which would cut the price off: curate a shorter text instead.
+    # A longer example would have to lose its end, which is the price: curate shorter texts instead.
     longest = max(len(ids) for ids in dataset["input_ids"])
     if longest > max_length:
         raise ValueError(
-            f"a training example is {longest} tokens, over max_length={max_length}, so its price "
+            f"an example is {longest} tokens, over max_length={max_length}, so its price "
             "would be cut off; lower the dataset's max_text_tokens or raise max_length"
         )
 
@@ -186,6 +221,7 @@ def _summarise(
     previous_step: int,
     tokens: int,
     seconds: float,
+    setup_seconds: float,
     eval_loss: float,
 ) -> EpochResult:
     steps = [h for h in history if "loss" in h and h["step"] > previous_step]
@@ -200,6 +236,7 @@ def _summarise(
         learning_rate=float(steps[-1]["learning_rate"]) if steps else 0.0,
         tokens_this_epoch=int(tokens),
         seconds=seconds,
+        setup_seconds=setup_seconds,
         step_losses=losses,
         step_learning_rates=[(h["step"], float(h["learning_rate"])) for h in steps],
     )
