@@ -1,4 +1,4 @@
-"""Batched, left-padded decoding that reads each prompt once for both predictors.
+"""Batched decoding that reads each prompt once for both predictors.
 
 The prompt's forward pass is nearly all the cost of pricing an item (a completion is a handful of
 tokens). Greedy decoding and the probability-weighted price both start from the logits and the KV
@@ -74,16 +74,14 @@ def decode(
     weighted: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Decoded]:
-    """Greedy completions (and weighted prices) in the order given; batches group similar
-    lengths so little of each batch is padding."""
+    """Greedy completions (and weighted prices) in the order given, from batches of prompts of
+    equal length, so that no row is padded."""
     tokenizer.padding_side = "left"  # every row's completion starts at the right edge
     numbers = number_tokens(tokenizer) if weighted else None
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
-    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
     results: dict[int, Decoded] = {}
     device = next(model.parameters()).device
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
+    for batch in equal_length_batches(lengths, batch_size):
         encoded = tokenizer(
             [prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
         ).to(device)
@@ -110,8 +108,26 @@ def decode(
         for index, completion, price in zip(batch, completions, prices, strict=True):
             results[index] = Decoded(completion, price)
         if progress:
-            progress(min(start + batch_size, len(order)), len(order))
+            progress(len(results), len(prompts))
     return [results[index] for index in range(len(prompts))]
+
+
+def equal_length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices in batches of prompts that all have the same length, longest first.
+
+    A padded row goes through masked attention, which rounds differently in bf16, and its greedy
+    price can then differ from the same prompt priced alone; a batch without padding prices every
+    row exactly as alone. Real items are mostly cut to the same token budget, so batches stay big.
+    """
+    by_length: dict[int, list[int]] = {}
+    for index, length in enumerate(lengths):
+        by_length.setdefault(length, []).append(index)
+    return [
+        group[start : start + batch_size]
+        for length in sorted(by_length, reverse=True)
+        for group in [by_length[length]]
+        for start in range(0, len(group), batch_size)
+    ]
 
 
 def _greedy(
