@@ -9,6 +9,7 @@ from pricer.runs import BaseModelSpec
 from resources import ComputeResource
 
 UNTRAINED = "untrained base model"
+WEIGHTED_UNTRAINED = "weighted untrained base model"  # the same model, probability-weighted price
 
 
 @dg.asset(group_name="evaluation", kinds={"scikitlearn", "pytorch"}, code_version="1")
@@ -19,7 +20,8 @@ def baseline_scores(
     compute: ComputeResource,
 ) -> dict[str, dict[str, Scores]]:
     """What every checkpoint must beat, on the same validation and test items: the training
-    median and mean, a ridge regression on TF-IDF, and the untrained quantized base model."""
+    median and mean, a ridge regression on TF-IDF, and the untrained quantized base model (its
+    greedy and its probability-weighted price)."""
     from pricer.evaluation import evaluate_model  # torch: imported by the steps that use it
 
     splits = product_dataset.splits
@@ -35,9 +37,16 @@ def baseline_scores(
         device=compute.device,
         batch_size=compute.eval_batch_size,
         progress=context.log.info,
+        weighted=True,
     )
-    results[UNTRAINED] = {split: evaluation.scores for split, evaluation in untrained.items()}
     metadata: dict[str, dg.MetadataValue] = {}
+    for split, evaluation in untrained.items():
+        assert evaluation.weighted is not None
+        results.setdefault(UNTRAINED, {})[split] = evaluation.scores
+        results.setdefault(WEIGHTED_UNTRAINED, {})[split] = evaluation.weighted.scores
+        metadata[f"{slug(WEIGHTED_UNTRAINED)}_{split}_fallbacks"] = dg.MetadataValue.int(
+            evaluation.weighted.fallbacks
+        )
     for name, by_split in results.items():
         for split, value in by_split.items():
             metadata.update(scores_metadata(f"{slug(name)}_{split}", value))

@@ -16,7 +16,14 @@ from assets.partitions import training_runs
 from pricer.dataset import CuratedDataset
 from pricer.model_card import model_card
 from pricer.plots import loss_curve, truth_vs_guess
-from pricer.runs import BaseModelSpec, CheckpointScores, PushedCheckpoint, TrainedEpoch
+from pricer.predictions import from_evaluation, save_predictions
+from pricer.runs import (
+    BaseModelSpec,
+    CheckpointScores,
+    PushedCheckpoint,
+    TrainedEpoch,
+    checkpoint_message,
+)
 from pricer.selection import EpochRecord, should_stop_early
 from pricer.settings import TrainingSettings
 from pricer.tracking import track_epoch
@@ -245,7 +252,7 @@ def _checkpoint_asset(epoch: int) -> dg.AssetsDefinition:
         store = hub.store()
         repo_id = store.ensure_repo(trained.run_key)
         revision = store.push_folder(
-            repo_id, Path(trained.checkpoint_dir), f"{trained.run_key}: epoch {epoch}"
+            repo_id, Path(trained.checkpoint_dir), checkpoint_message(trained.run_key, epoch)
         )
         context.log.info(f"pushed epoch {epoch} to {repo_id}@{revision.revision[:12]}")
         return dg.Output(
@@ -283,11 +290,12 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
     ) -> dg.Output[CheckpointScores]:
         from pricer.evaluation import evaluate_model
 
+        run_dir = compute.run_dir(pushed.run_key)
         splits = product_dataset.splits
         local = hub.store().download(
             pushed.revision.repo_id,
             pushed.revision.revision,
-            compute.run_dir(pushed.run_key) / "revisions" / pushed.revision.revision,
+            run_dir / "revisions" / pushed.revision.revision,
         )
         results = evaluate_model(
             quantized_base_model.path,
@@ -296,11 +304,23 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
             device=compute.device,
             batch_size=compute.eval_batch_size,
             progress=context.log.info,
+            weighted=True,
         )
         validation, test = results["validation"], results["test"]
+        assert validation.weighted is not None and test.weighted is not None
+        predictions = save_predictions(
+            run_dir / "predictions" / f"epoch_{epoch}.json",
+            {split: from_evaluation(evaluation) for split, evaluation in results.items()},
+        )
         return dg.Output(
             CheckpointScores(
-                epoch, pushed.revision, pushed.train_loss, validation.scores, test.scores
+                epoch,
+                pushed.revision,
+                pushed.train_loss,
+                validation.scores,
+                test.scores,
+                validation.weighted.scores,
+                test.weighted.scores,
             ),
             metadata={
                 "epoch": epoch,
@@ -308,6 +328,13 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
                 "train_loss": dg.MetadataValue.float(round(pushed.train_loss, 5)),
                 **scores_metadata("validation", validation.scores),
                 **scores_metadata("test", test.scores),
+                # The probability-weighted price beside greedy; greedy alone chooses the winner.
+                **scores_metadata("weighted_validation", validation.weighted.scores),
+                **scores_metadata("weighted_test", test.weighted.scores),
+                "weighted_fallbacks": dg.MetadataValue.int(
+                    validation.weighted.fallbacks + test.weighted.fallbacks
+                ),
+                "predictions": dg.MetadataValue.path(str(predictions)),
                 "truth_vs_guess": image(
                     truth_vs_guess(
                         validation.truths, validation.guesses, f"Epoch {epoch}, validation"

@@ -9,8 +9,12 @@ from pricer.metrics import Scores
 
 def image(png: bytes, title: str) -> dg.MetadataValue:
     """An inline PNG the asset page renders as a picture."""
-    encoded = base64.b64encode(png).decode()
-    return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{encoded})")
+    return dg.MetadataValue.md(f"![{title}]({inline_png(png)})")
+
+
+def inline_png(png: bytes) -> str:
+    """A PNG as an image address that needs no file: markdown can show it anywhere."""
+    return f"data:image/png;base64,{base64.b64encode(png).decode()}"
 
 
 def slug(name: str) -> str:

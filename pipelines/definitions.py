@@ -12,6 +12,7 @@ from assets.best_checkpoint import beats_median_baseline, build_best_checkpoint
 from assets.dataset import product_dataset
 from assets.epochs import build_epoch_assets
 from assets.partitions import training_runs
+from assets.quality_report import build_quality_report
 from resources import BaseModelResource, ComputeResource, HubResource, TrackerResource
 
 # Fixed when the code location loads: a run may train fewer epochs, never more.
@@ -19,6 +20,7 @@ MAX_EPOCHS = int(os.environ.get("PRICER_MAX_EPOCHS", "6"))
 
 epoch_assets = build_epoch_assets(MAX_EPOCHS)
 best_checkpoint = build_best_checkpoint(MAX_EPOCHS)
+quality_report = build_quality_report(MAX_EPOCHS)
 
 prepare_job = dg.define_asset_job(
     "prepare",
@@ -37,9 +39,10 @@ training_run_job = dg.define_asset_job(
 
 select_best_job = dg.define_asset_job(
     "select_best",
-    selection=dg.AssetSelection.assets(best_checkpoint),
+    selection=dg.AssetSelection.assets(best_checkpoint, quality_report),
     partitions_def=training_runs,
-    description="Choose the run's best checkpoint on validation error and mark overfitting.",
+    description="Choose the run's best checkpoint on validation error, mark overfitting and write "
+    "the run's quality report.",
 )
 
 
@@ -79,7 +82,14 @@ def _resources() -> dict[str, dg.ConfigurableResource]:
 
 
 defs = dg.Definitions(
-    assets=[product_dataset, quantized_base_model, baseline_scores, *epoch_assets, best_checkpoint],
+    assets=[
+        product_dataset,
+        quantized_base_model,
+        baseline_scores,
+        *epoch_assets,
+        best_checkpoint,
+        quality_report,
+    ],
     asset_checks=[beats_median_baseline],
     jobs=[prepare_job, training_run_job, select_best_job],
     sensors=[select_best_after_training],

@@ -79,10 +79,21 @@ def validation_curve(
     chosen: int,
     onset: int | None,
     baselines: dict[str, float],
+    weighted_errors: list[float] | None = None,
 ) -> bytes:
+    """Chosen and onset are marked on the greedy curve, which is what chooses."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
     axes.plot(epochs, validation_errors, marker="o", color="#4c72b0", label="validation $ error")
+    if weighted_errors is not None:
+        axes.plot(
+            epochs,
+            weighted_errors,
+            marker="s",
+            color="#8172b3",
+            linestyle="--",
+            label="weighted predictor",
+        )
     axes.scatter(
         [chosen],
         [validation_errors[epochs.index(chosen)]],

@@ -9,6 +9,14 @@ from pricer.hub import HubRevision
 from pricer.metrics import Scores
 from pricer.settings import TrainingSettings
 
+# The hub tag on a training run's best checkpoint, so it can be loaded without knowing its epoch.
+BEST_TAG = "best"
+
+
+def checkpoint_message(run_key: str, epoch: int) -> str:
+    """The commit message of an epoch's checkpoint: how an epoch is found again in its repo."""
+    return f"{run_key}: epoch {epoch}"
+
 
 @dataclass(frozen=True)
 class BaseModelSpec:
@@ -48,6 +56,9 @@ class CheckpointScores:
     train_loss: float
     validation: Scores
     test: Scores
+    # The probability-weighted price, scored on the same items.
+    weighted_validation: Scores
+    weighted_test: Scores
 
 
 @dataclass(frozen=True)

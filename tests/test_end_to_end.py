@@ -1,6 +1,7 @@
 """The whole asset graph, materialized once (see conftest.trained_run) on a real instance."""
 
 import pickle
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -94,6 +95,37 @@ def test_best_checkpoint_names_a_scored_epoch_and_its_check_ran(trained_run):
     verdict = check_passed(instance, "best_checkpoint", "beats_median_baseline", run_key)
     assert verdict is not None, "the blocking check never ran"
     assert verdict == (best["validation_error"] < best["median_constant_validation_error"])
+
+
+def test_quality_report_has_every_baseline_and_epoch_and_is_written_out(trained_run):
+    instance, run_key, epochs = trained_run.instance, trained_run.run_key, trained_run.epochs
+    report = latest_metadata(instance, "quality_report", run_key)
+    best = latest_metadata(instance, "best_checkpoint", run_key)
+    path = Path(report["path"])
+    written = path.read_text()
+    rows = [line.split("|")[1].strip() for line in written.splitlines() if line.startswith("| ")]
+    assert rows[1:] == [
+        "median constant",
+        "mean constant",
+        "ridge on TF-IDF",
+        "untrained base model",
+        *(f"epoch {e}" for e in range(1, epochs + 1)),
+    ]
+    chosen_row = next(line for line in written.splitlines() if "**chosen**" in line)
+    assert chosen_row.startswith(f"| epoch {best['chosen_epoch']} |")
+    # Language-model rows carry both predictors; the validation figures are the scores assets'.
+    for epoch in range(1, epochs + 1):
+        scored = latest_metadata(instance, f"scores_epoch_{epoch}", run_key)
+        line = next(x for x in written.splitlines() if x.startswith(f"| epoch {epoch} |"))
+        error = line.split("|")[2].strip()
+        assert (
+            error == f"{scored['validation_error']:.2f} / {scored['weighted_validation_error']:.2f}"
+        )
+    # The file links its pictures beside it; the UI's copy carries them inline.
+    linked = re.findall(r"!\[[^]]*\]\(([^)]+)\)", written)
+    assert len(linked) == 3
+    assert all((path.parent / name).read_bytes().startswith(b"\x89PNG") for name in linked)
+    assert report["report"].count("data:image/png;base64,") == 3
 
 
 def test_each_epoch_logged_an_offline_wandb_run(trained_run, pricer_home):

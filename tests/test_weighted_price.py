@@ -23,7 +23,7 @@ def model(model_path):
 
 @pytest.fixture(scope="module")
 def real_items(shared_data, tokenizer) -> list[Item]:
-    # The three shortest lengths among the first items: quick to score, and a batch must pad.
+    # Three items of different lengths among the first ones, the shortest: quick to score.
     rows = read_source(str(shared_data / "pricer_test_tail_1750.jsonl"))[:60]
     items = curate(rows, tokenizer, CurationRules(max_text_tokens=60)).items
     by_length = {len(tokenizer(i.prompt, add_special_tokens=False)["input_ids"]): i for i in items}
@@ -37,7 +37,7 @@ def real_prompts(real_items) -> list[str]:
 
 @pytest.fixture(scope="module")
 def decoded(model, tokenizer, real_prompts):
-    """Both predictors on real items of different lengths: one left-padded batch."""
+    """Both predictors on the real items, in one call."""
     return decode(model, tokenizer, real_prompts, batch_size=len(real_prompts), weighted=True)
 
 
@@ -48,19 +48,18 @@ def test_smollm2_numbers_take_one_token_a_digit(tokenizer):
 
 
 def test_greedy_completions_are_what_generate_writes(model, tokenizer, real_prompts, decoded):
-    tokenizer.padding_side = "left"
-    encoded = tokenizer(real_prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    assert not bool(encoded["attention_mask"].all())  # the batch really was padded
-    with torch.inference_mode():
-        generated = model.generate(
-            **encoded,
-            max_new_tokens=MAX_NEW_TOKENS,
-            do_sample=False,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    expected = tokenizer.batch_decode(
-        generated[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True
-    )
+    expected = []
+    for prompt in real_prompts:
+        encoded = tokenizer([prompt], return_tensors="pt", add_special_tokens=False)
+        with torch.inference_mode():
+            generated = model.generate(
+                **encoded,
+                max_new_tokens=MAX_NEW_TOKENS,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        new_tokens = generated[0, encoded["input_ids"].shape[1] :]
+        expected.append(tokenizer.decode(new_tokens, skip_special_tokens=True))
     # Computed in the same passes as the weighted price, and no different for it.
     assert [d.completion for d in decoded] == expected
 
@@ -79,8 +78,8 @@ def test_a_forced_price_is_its_own_expectation(model, tokenizer):
 def test_candidate_probabilities_match_scoring_each_price_alone(
     model, tokenizer, real_prompts, decoded
 ):
-    """The search runs on a left-padded batch through a reordered KV cache; scoring the same
-    prices with one plain forward pass per prompt, no padding before it and no cache, must agree."""
+    """The search grows beams through a KV cache whose rows it reorders at every digit; scoring
+    the same prices with one plain forward pass over prompt and digits, no cache, must agree."""
     digit_ids = number_tokens(tokenizer).ids
     for prompt, result in zip(real_prompts, decoded, strict=True):
         likeliest = sorted(result.weighted.candidates, key=lambda c: -c[1])[:3]
