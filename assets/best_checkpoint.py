@@ -9,8 +9,9 @@ from pricer.hub import HubRevision
 from pricer.metrics import Scores
 from pricer.plots import validation_curve
 from pricer.report import EpochRow, epoch_table
-from pricer.runs import BestCheckpoint
+from pricer.runs import BEST_TAG, BestCheckpoint
 from pricer.selection import DEFAULT_TOLERANCE, EpochRecord, best_epoch, overfitting_onset
+from resources import HubResource
 
 MEDIAN = "median constant"
 RIDGE = "ridge on TF-IDF"
@@ -36,6 +37,7 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
     def best_checkpoint(
         context: dg.AssetExecutionContext,
         config: SelectionConfig,
+        hub: HubResource,
         baseline_scores: dict[str, dict[str, Scores]],
     ) -> dg.Output[BestCheckpoint]:
         """The training run's best checkpoint, chosen on validation error alone (test is shown,
@@ -82,6 +84,8 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
             overfitting_onset=onset,
             baseline_validation_errors=baselines,
         )
+        # In the hub too: `pricer predict --run` and anyone with the repo can load "best".
+        hub.store().tag(repo_id, best.revision.revision, BEST_TAG)
         context.log.info(f"{run_key}: epoch {chosen} wins; overfitting from epoch {onset}")
         return dg.Output(
             best,
@@ -91,6 +95,7 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
                 "revision": best.revision.revision,
                 "repo_id": repo_id,
                 "commit": dg.MetadataValue.url(best.revision.url),
+                "hub_tag": BEST_TAG,
                 "validation_error": dg.MetadataValue.float(round(best.validation_error, 4)),
                 "test_error": dg.MetadataValue.float(round(best.test_error, 4)),
                 **{

@@ -1,15 +1,11 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-
-def default_home() -> str:
-    """Where pricer keeps models, trainer state and offline runs unless told otherwise."""
-    return os.environ.get("PRICER_HOME", str(Path.cwd() / ".pricer"))
+from pricer.home import default_home
 
 
 class ComputeResource(dg.ConfigurableResource):

@@ -31,3 +31,7 @@ class CheckpointStore(Protocol):
     def download(self, repo_id: str, revision: str, dest: Path) -> Path:
         """Materialize the files of `revision` into `dest` and return the folder."""
         ...
+
+    def tag(self, repo_id: str, revision: str, tag: str) -> None:
+        """Point `tag` at `revision`, moving it if it exists."""
+        ...

@@ -82,6 +82,15 @@ class LocalGitStore:
         path = self._repo(repo_id)
         return _git(path, "rev-list", "--first-parent", _BRANCH).split() if self._head(path) else []
 
+    def history(self, repo_id: str) -> list[tuple[str, str]]:
+        """(revision, commit message) of every pushed revision, newest first."""
+        path = self._repo(repo_id)
+        if not self._head(path):
+            return []
+        log = _git(path, "log", "--first-parent", "--format=%H %s", _BRANCH)
+        entries = (line.partition(" ") for line in log.splitlines())
+        return [(revision, message) for revision, _, message in entries]
+
     def tag(self, repo_id: str, revision: str, tag: str) -> None:
         """Point `tag` at `revision`, moving it if it exists (a champion changes over time)."""
         path = self._repo(repo_id)

@@ -1,0 +1,189 @@
+"""`pricer predict`: price product descriptions with a checkpoint from the hub.
+
+    pricer predict --run pricer-2026-11-24_07.37.58 "Acme kettle, 1.7 l, stainless steel"
+    pricer predict --run pricer-2026-11-24_07.37.58 --epoch 3 --jsonl products.jsonl
+    pricer predict --repo me/pricer-2026-11-24_07.37.58 --revision 4f0c2a1 --weighted "..."
+
+A run's checkpoint defaults to the one its select_best job chose (tagged "best" in the run's repo).
+One price is printed per line, in input order; "nan" where the model wrote no number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from pricer.home import default_home
+from pricer.runs import BEST_TAG, checkpoint_message
+
+
+class UsageError(Exception):
+    """A mistake on the command line or in its input: reported in one line, no traceback."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args)
+    except UsageError as error:
+        parser.exit(2, f"pricer: error: {error}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pricer", description="Price products with pricer.")
+    commands = parser.add_subparsers(required=True, metavar="command")
+    predict = commands.add_parser(
+        "predict",
+        help="price product descriptions with a checkpoint",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    predict.set_defaults(command=_predict)
+    predict.add_argument("text", nargs="?", help="a product description")
+    predict.add_argument(
+        "--jsonl", type=Path, help="a file of JSON lines, each with a 'text' field"
+    )
+    chosen = predict.add_argument_group("checkpoint")
+    chosen.add_argument("--run", help="a training run's key: its repo in the hub")
+    chosen.add_argument("--epoch", type=int, help="that run's checkpoint after this epoch")
+    chosen.add_argument("--repo", help="a hub repo id, instead of --run")
+    chosen.add_argument("--revision", help="a commit or tag in the repo (default: its best)")
+    chosen.add_argument(
+        "--hub",
+        choices=("local", "huggingface"),
+        default=os.environ.get("PRICER_HUB", "local"),
+        help="the local git store under $PRICER_HOME/hub (default) or the Hugging Face Hub",
+    )
+    model = predict.add_argument_group("model")
+    model.add_argument(
+        "--base-model",
+        default=os.environ.get("PRICER_BASE_MODEL", "embedded"),
+        help="the base the adapter was trained on (default: $PRICER_BASE_MODEL, else embedded)",
+    )
+    model.add_argument(
+        "--weighted",
+        action="store_true",
+        help="the probability-weighted price instead of the greedy one",
+    )
+    model.add_argument("--max-text-tokens", type=int, default=160, help="text budget, as trained")
+    model.add_argument("--device", default="auto")
+    model.add_argument("--batch-size", type=int, default=32)
+    return parser
+
+
+def _predict(args: argparse.Namespace) -> int:
+    texts = _texts(args.text, args.jsonl)
+    store, repo_id, revision = _checkpoint(args)
+    with tempfile.TemporaryDirectory(prefix="pricer-predict-") as scratch:
+        try:
+            adapter = store.download(repo_id, revision, Path(scratch) / "adapter")
+        except _not_found(args.hub) as error:
+            if revision == BEST_TAG:
+                raise UsageError(
+                    f"{repo_id} has no checkpoint tagged {BEST_TAG!r} yet (its select_best job "
+                    "has not run): pass --epoch or --revision"
+                ) from error
+            raise UsageError(f"{repo_id} has no revision {revision!r}") from error
+        from pricer.evaluation import load_for_pricing  # torch: once the input is known good
+        from pricer.model_source import resolve_base_model
+
+        base = resolve_base_model(args.base_model, default_home() / "models")
+        model, tokenizer = load_for_pricing(base, str(adapter), args.device)
+    for price in _prices(model, tokenizer, texts, args):
+        print("nan" if price is None else f"{price:.2f}")
+    return 0
+
+
+def _texts(text: str | None, jsonl: Path | None) -> list[str]:
+    if (text is None) == (jsonl is None):
+        raise UsageError("give a description, or --jsonl FILE, and not both")
+    if text is not None:
+        if not text.strip():
+            raise UsageError("the description is empty")
+        return [text]
+    try:
+        lines = jsonl.read_text().splitlines()
+    except OSError as error:
+        raise UsageError(f"cannot read {jsonl}: {error.strerror}") from error
+    texts = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"{jsonl}:{number}: not JSON ({error.msg})") from error
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise UsageError(f"{jsonl}:{number}: no 'text' field holding a string")
+        texts.append(row["text"])
+    if not texts:
+        raise UsageError(f"{jsonl} holds no rows")
+    return texts
+
+
+def _checkpoint(args: argparse.Namespace):
+    """The store, repo id and revision the arguments name; every mistake is a UsageError."""
+    if args.epoch is not None and args.revision is not None:
+        raise UsageError("--epoch and --revision name a checkpoint each: give one of them")
+    if (args.run is None) == (args.repo is None):
+        raise UsageError(
+            "choose a checkpoint: --run RUN [--epoch N], or --repo REPO [--revision R]"
+        )
+    if args.hub == "huggingface":
+        from pricer.hub.hugging_face import HuggingFaceStore
+
+        if args.repo is None or args.epoch is not None:
+            raise UsageError("with --hub huggingface, name the checkpoint by --repo and --revision")
+        return HuggingFaceStore(token=None), args.repo, args.revision or BEST_TAG
+    from pricer.hub.local_git import LocalGitStore
+
+    store = LocalGitStore(default_home() / "hub")
+    repo_id = args.repo or f"{store.namespace}/{args.run}"
+    try:
+        history = store.history(repo_id)
+    except FileNotFoundError as error:
+        raise UsageError(f"no repo {repo_id} in the local hub under {store.root}") from error
+    if args.epoch is None:
+        return store, repo_id, args.revision or BEST_TAG
+    message = checkpoint_message(repo_id.split("/")[-1], args.epoch)
+    found = [revision for revision, subject in history if subject == message]
+    if not found:
+        pushed = ", ".join(subject.rsplit(" ", 1)[-1] for _, subject in reversed(history))
+        raise UsageError(f"{repo_id} has no epoch {args.epoch}; pushed epochs: {pushed or 'none'}")
+    return store, repo_id, found[0]
+
+
+def _not_found(hub: str) -> tuple[type[Exception], ...]:
+    """What each store raises for a repo or revision it does not hold."""
+    if hub == "huggingface":
+        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+        return (RepositoryNotFoundError, RevisionNotFoundError)
+    return (LookupError,)
+
+
+def _prices(model, tokenizer, texts: list[str], args: argparse.Namespace) -> list[float | None]:
+    from pricer.decoding import decode
+    from pricer.prompts import make_prompt
+
+    # The text budget the model was trained with: a longer description would be a new task.
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    cut = [
+        tokenizer.decode(ids[: args.max_text_tokens], skip_special_tokens=True).strip()
+        if len(ids) > args.max_text_tokens
+        else text.strip()
+        for text, ids in zip(texts, encoded, strict=True)
+    ]
+    decoded = decode(
+        model, tokenizer, [make_prompt(t) for t in cut], args.batch_size, weighted=args.weighted
+    )
+    return [d.price(weighted=args.weighted) for d in decoded]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""`pricer predict` as a person runs it: the installed console script, in a process of its own."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.launch import latest_metadata
+from pricer.evaluation import evaluate_model
+from pricer.hub.local_git import LocalGitStore
+from pricer.items import Item
+from pricer.runs import checkpoint_message
+
+PRICER = Path(sys.executable).parent / "pricer"  # the console script pyproject declares
+
+TEXTS = [
+    "Stainless steel electric kettle, 1.7 litres, boils fast, auto shut-off",
+    "Wireless noise-cancelling headphones with a 30-hour battery and a carrying case",
+    "Pack of 12 HB pencils with erasers",
+    "Cordless drill driver kit, two batteries, charger and 40 bits",
+]
+
+
+def predict(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(PRICER), "predict", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PRICER_HOME": str(home)},
+        timeout=600,
+    )
+
+
+def printed(done: subprocess.CompletedProcess) -> list[str]:
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def formatted(prices: list[float | None]) -> list[str]:
+    return ["nan" if p is None else f"{p:.2f}" for p in prices]
+
+
+@pytest.fixture(scope="module")
+def texts_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "products.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "sku": i}) + "\n" for i, t in enumerate(TEXTS)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def epoch_prices(trained_run, pricer_home, model_path) -> dict[int, tuple[list, list]]:
+    """Each epoch's (greedy, weighted) prices for TEXTS, priced in this process from its commit."""
+    store = LocalGitStore(pricer_home / "hub")
+    prices = {}
+    for epoch in range(1, trained_run.epochs + 1):
+        pushed = latest_metadata(
+            trained_run.instance, f"hub_checkpoint_epoch_{epoch}", trained_run.run_key
+        )
+        adapter = store.download(
+            pushed["repo_id"], pushed["revision"], pricer_home / "cli" / str(epoch)
+        )
+        items = [Item(text=t, price=1.0) for t in TEXTS]
+        (evaluation,) = evaluate_model(
+            model_path, {"texts": items}, adapter_dir=str(adapter), weighted=True
+        ).values()
+        prices[epoch] = (evaluation.guesses, evaluation.weighted.guesses)
+    return prices
+
+
+def test_an_epoch_of_a_run_prices_a_jsonl_file(trained_run, pricer_home, texts_file, epoch_prices):
+    done = predict(
+        pricer_home, "--run", trained_run.run_key, "--epoch", "1", "--jsonl", str(texts_file)
+    )
+    assert printed(done) == formatted(epoch_prices[1][0])
+
+
+def test_a_run_defaults_to_its_chosen_checkpoint(
+    trained_run, pricer_home, texts_file, epoch_prices
+):
+    chosen = latest_metadata(trained_run.instance, "best_checkpoint", trained_run.run_key)[
+        "chosen_epoch"
+    ]
+    done = predict(
+        pricer_home, "--run", trained_run.run_key, "--weighted", "--jsonl", str(texts_file)
+    )
+    # Weighted prices are continuous: two epochs' adapters do not print the same ones.
+    others = [formatted(w) for e, (_, w) in epoch_prices.items() if e != chosen]
+    assert printed(done) == formatted(epoch_prices[chosen][1])
+    assert all(other != printed(done) for other in others)
+
+
+def test_a_hub_revision_prices_a_text_argument(trained_run, pricer_home, epoch_prices):
+    last = trained_run.epochs
+    pushed = latest_metadata(
+        trained_run.instance, f"hub_checkpoint_epoch_{last}", trained_run.run_key
+    )
+    done = predict(
+        pricer_home, "--repo", pushed["repo_id"], "--revision", pushed["revision"][:12], TEXTS[2]
+    )
+    assert printed(done) == formatted(epoch_prices[last][0][2:3])
+
+
+@pytest.fixture(scope="module")
+def small_hub(tmp_path_factory) -> Path:
+    """A local hub holding two epochs of a run, and no model: mistakes are caught before one
+    would load."""
+    home = tmp_path_factory.mktemp("home")
+    store = LocalGitStore(home / "hub")
+    repo_id = store.ensure_repo("run-a")
+    for epoch in (1, 2):
+        folder = home / f"epoch{epoch}"
+        folder.mkdir()
+        (folder / "adapter_config.json").write_text(json.dumps({"epoch": epoch}))
+        store.push_folder(repo_id, folder, checkpoint_message("run-a", epoch))
+    return home
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["a kettle"], "choose a checkpoint: --run RUN"),
+        (["--run", "run-b", "a kettle"], "no repo local/run-b in the local hub"),
+        (["--run", "run-a", "--epoch", "3", "a kettle"], "has no epoch 3; pushed epochs: 1, 2"),
+        (["--run", "run-a", "--epoch", "1", "--revision", "main", "x"], "give one of them"),
+        (["--run", "run-a", "x"], "local/run-a has no checkpoint tagged 'best' yet"),
+        (["--run", "run-a", "--revision", "0badc0de", "x"], "has no revision '0badc0de'"),
+        (["--run", "run-a"], "give a description, or --jsonl FILE"),
+        (["--run", "run-a", "--jsonl", "missing.jsonl"], "cannot read missing.jsonl"),
+        (["--run", "run-a", "--jsonl", "bad.jsonl"], "bad.jsonl:2: no 'text' field"),
+        (["--run", "run-a", "--jsonl", "broken.jsonl"], "broken.jsonl:1: not JSON"),
+    ],
+)
+def test_mistakes_get_one_line_and_no_traceback(small_hub, args, message, monkeypatch):
+    monkeypatch.chdir(small_hub)
+    (small_hub / "bad.jsonl").write_text('{"text": "fine"}\n{"title": "no text"}\n')
+    (small_hub / "broken.jsonl").write_text("{not json\n")
+    done = predict(small_hub, *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
