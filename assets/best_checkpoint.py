@@ -2,7 +2,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.baselines import UNTRAINED
-from assets.epochs import checkpoint_key, scores_key
+from assets.epochs import adapter_key, checkpoint_key, scores_key
 from assets.metadata import image, latest_metadata, slug
 from assets.partitions import training_runs
 from pricer.hub import HubRevision
@@ -74,6 +74,8 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
             for epoch, m in scored
         ]
         pushed = latest_metadata(context, checkpoint_key(chosen), run_key) or {}
+        # The last epoch's loss curve spans the whole run, with every epoch boundary on it.
+        trained = latest_metadata(context, adapter_key(scored[-1][0]), run_key) or {}
         repo_id = str(pushed["repo_id"])
         best = BestCheckpoint(
             run_key=run_key,
@@ -113,6 +115,9 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
                     ),
                     "validation error per epoch",
                 ),
+                # Drawn when the epochs were scored and trained; shown again beside the verdict.
+                "winner_truth_vs_guess": dg.MetadataValue.md(str(winner["truth_vs_guess"])),
+                "loss_curve": dg.MetadataValue.md(str(trained["loss_curve"])),
             },
         )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.config import TrainingRunConfig
-from assets.metadata import image, latest_metadata
+from assets.metadata import image, latest_metadata, tracking_link
 from assets.metadata import scores as scores_metadata
 from assets.partitions import training_runs
 from pricer.dataset import CuratedDataset
@@ -45,6 +45,11 @@ def scores_key(epoch: int) -> str:
     return f"scores_epoch_{epoch}"
 
 
+def epoch_tags(epoch: int) -> dict[str, str]:
+    # Shown on every node of the epoch and searchable in the catalog (tag:epoch=3).
+    return {"epoch": str(epoch)}
+
+
 def build_epoch_assets(max_epochs: int) -> list[dg.AssetsDefinition]:
     assets: list[dg.AssetsDefinition] = []
     for epoch in range(1, max_epochs + 1):
@@ -73,6 +78,7 @@ def _adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
         kinds={"pytorch", "wandb"},
         pool=TRAINING_POOL,
         code_version="1",
+        tags=epoch_tags(epoch),
         description=f"The LoRA adapter after epoch {epoch} of a training run (TRL SFTTrainer, "
         "loss on the price only), resumed from the epoch before with optimizer, scheduler and "
         "RNG state, so the run trains exactly as one continuous run would.",
@@ -219,7 +225,7 @@ def _train(
             "wall_time_s": dg.MetadataValue.float(round(result.seconds, 1)),
             "adapter_mb": dg.MetadataValue.float(round(adapter_file.stat().st_size / 1e6, 2)),
             "checkpoint_dir": dg.MetadataValue.path(str(result.checkpoint_dir)),
-            "wandb_run": tracked.location or "tracking disabled",
+            "wandb_run": tracking_link(tracker.mode, tracked.location),
             "loss_curve": image(
                 loss_curve(trained.step_losses, trained.step_learning_rates, trained.epoch_ends),
                 "training loss and learning rate",
@@ -236,6 +242,7 @@ def _checkpoint_asset(epoch: int) -> dg.AssetsDefinition:
         group_name="release",
         kinds={"huggingface"},
         code_version="1",
+        tags=epoch_tags(epoch),
         description=f"Epoch {epoch}'s adapter pushed as one commit to the training run's hub repo "
         "(PEFT format plus a model card), loadable again by its revision.",
     )
@@ -277,6 +284,7 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
         group_name="evaluation",
         kinds={"pytorch"},
         code_version="1",
+        tags=epoch_tags(epoch),
         description=f"Epoch {epoch}'s checkpoint, loaded back from the hub by revision and scored "
         "on the validation and test splits: $ error, RMSLE, hits, outputs with no number.",
     )

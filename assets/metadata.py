@@ -17,6 +17,15 @@ def inline_png(png: bytes) -> str:
     return f"data:image/png;base64,{base64.b64encode(png).decode()}"
 
 
+def tracking_link(mode: str, location: str) -> dg.MetadataValue:
+    """Where an epoch's W&B run lives: a link online, the run's folder offline."""
+    if not location:
+        return dg.MetadataValue.text("tracking disabled")
+    if mode == "online":
+        return dg.MetadataValue.url(location)
+    return dg.MetadataValue.path(location)
+
+
 def slug(name: str) -> str:
     """A metadata key from a display name: "ridge on TF-IDF" -> "ridge_on_tfidf"."""
     return name.replace(" ", "_").replace("-", "").lower()

@@ -1,15 +1,26 @@
-"""Shared fixtures: the real embedded model converted once, and the real data beside the repo."""
+"""Shared fixtures: the real embedded model converted once, the real data beside the repo, a
+small training run materialized once, and the real `dagster dev` serving it."""
 
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pricer.model_source import EMBEDDED, resolve_base_model
 from pricer.quantization import load_tokenizer
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +92,67 @@ def trained_run(tmp_path_factory, pricer_home, model_path) -> Iterator[TrainedRu
             yield TrainedRun(instance, run_key, TINY_TRAINING["epochs"])
     finally:
         patch.undo()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(trained_run) -> Iterator[str]:
+    """The real `dagster dev` (webserver and daemon) on a free loopback port, serving the trained
+    run's instance; its URL. Stopped, with every process it started, when the module is done."""
+    port = free_port()
+    home = trained_run.instance.root_directory
+    # The UI greets a new instance with a one-time dialog over every page; a person dismisses it
+    # once, the tests switch it off in this instance's settings instead.
+    settings_file = Path(home, "dagster.yaml")
+    settings = yaml.safe_load(settings_file.read_text()) if settings_file.exists() else None
+    settings_file.write_text(yaml.safe_dump({**(settings or {}), "nux": {"enabled": False}}))
+    bin_dir = Path(sys.executable).parent
+    process = subprocess.Popen(
+        [
+            str(bin_dir / "dagster"),
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO,
+        env={**os.environ, "DAGSTER_HOME": home},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        # dagster dev ignores SIGTERM when started from a script unless SIGINT is at its default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/server_info", timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("dagster dev did not come up") from None
+                time.sleep(1)
+        yield url
+    finally:
+        stop_process_group(process)
+
+
+def stop_process_group(process: subprocess.Popen, grace_s: float = 30) -> None:
+    """Interrupt a process started in a session of its own, then kill whatever of its group is
+    left: dagster dev's webserver, daemon and code servers are its children in that group."""
+    os.killpg(process.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

@@ -1,84 +1,40 @@
 """The real `dagster dev` serves the trained run: every asset, and the winner's table, over HTTP."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
-import pytest
+from pricer.selection import EpochRecord, best_epoch, overfitting_onset
 
-REPO = Path(__file__).resolve().parents[1]
-
-WINNER_QUERY = """
-query ($partition: String!) {
-  assetNodes { assetKey { path } }
-  assetOrError(assetKey: {path: ["best_checkpoint"]}) {
-    ... on Asset {
-      assetMaterializations(partitions: [$partition], limit: 1) {
-        partition
-        metadataEntries { label ... on MarkdownMetadataEntry { mdStr } }
-      }
-    }
-  }
+ENTRY_VALUES = """
+metadataEntries {
+  label
+  ... on IntMetadataEntry { intValue }
+  ... on FloatMetadataEntry { floatValue }
+  ... on TextMetadataEntry { text }
+  ... on MarkdownMetadataEntry { mdStr }
 }
 """
 
+WINNER_QUERY = f"""
+query ($partition: String!) {{
+  assetNodes {{ assetKey {{ path }} }}
+  assetOrError(assetKey: {{path: ["best_checkpoint"]}}) {{
+    ... on Asset {{
+      assetMaterializations(partitions: [$partition], limit: 1) {{ partition {ENTRY_VALUES} }}
+    }}
+  }}
+}}
+"""
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def dagster_dev(trained_run):
-    port = free_port()
-    home = trained_run.instance.root_directory
-    Path(home, "dagster.yaml").touch()
-    bin_dir = Path(sys.executable).parent
-    process = subprocess.Popen(
-        [
-            str(bin_dir / "dagster"),
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=REPO,
-        env={**os.environ, "DAGSTER_HOME": home},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        # dagster dev ignores SIGTERM when started from a script unless SIGINT is at its default.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=2)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("dagster dev did not come up") from None
-                time.sleep(1)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+EPOCH_QUERY = f"""
+query ($asset: String!, $partition: String!) {{
+  assetOrError(assetKey: {{path: [$asset]}}) {{
+    ... on Asset {{
+      assetMaterializations(partitions: [$partition], limit: 1) {{ {ENTRY_VALUES} }}
+    }}
+  }}
+}}
+"""
 
 
 def graphql(url: str, query: str, variables: dict) -> dict:
@@ -93,6 +49,14 @@ def graphql(url: str, query: str, variables: dict) -> dict:
     return body["data"]
 
 
+def entry_values(materialization: dict) -> dict[str, object]:
+    """Each metadata entry's value, whatever its type, by label."""
+    return {
+        entry["label"]: next((value for key, value in entry.items() if key != "label"), None)
+        for entry in materialization["metadataEntries"]
+    }
+
+
 def test_ui_serves_every_asset_and_the_winner(dagster_dev, trained_run):
     data = graphql(dagster_dev, WINNER_QUERY, {"partition": trained_run.run_key})
     keys = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
@@ -102,6 +66,28 @@ def test_ui_serves_every_asset_and_the_winner(dagster_dev, trained_run):
 
     (materialization,) = data["assetOrError"]["assetMaterializations"]
     assert materialization["partition"] == trained_run.run_key
-    entries = {e["label"]: e.get("mdStr") for e in materialization["metadataEntries"]}
+    entries = entry_values(materialization)
     assert "**chosen**" in entries["epochs"]
     assert entries["validation_curve"].startswith("![")
+
+
+def test_which_checkpoint_won_and_when_overfitting_began(dagster_dev, trained_run):
+    """The question the graph exists to answer, read from the API the UI itself reads: the
+    winner and the onset on best_checkpoint agree with every epoch's served scores."""
+    run = {"partition": trained_run.run_key}
+    records = []
+    for epoch in range(1, trained_run.epochs + 1):
+        data = graphql(dagster_dev, EPOCH_QUERY, {"asset": f"scores_epoch_{epoch}", **run})
+        (scored,) = data["assetOrError"]["assetMaterializations"]
+        values = entry_values(scored)
+        records.append(EpochRecord(epoch, values["train_loss"], values["validation_error"]))
+
+    data = graphql(dagster_dev, WINNER_QUERY, run)
+    (materialization,) = data["assetOrError"]["assetMaterializations"]
+    shown = entry_values(materialization)
+    assert shown["chosen_epoch"] == best_epoch(records)
+    onset = overfitting_onset(records)
+    assert shown["overfitting_onset"] == (onset if onset is not None else "none seen")
+    # The table names the chosen row by its epoch, so the answer reads the same in the table.
+    chosen_row = next(row for row in shown["epochs"].splitlines() if "**chosen**" in row)
+    assert chosen_row.startswith(f"| {best_epoch(records)} |")
