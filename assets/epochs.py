@@ -223,6 +223,7 @@ def _train(
             "global_step": dg.MetadataValue.int(result.global_step),
             "tokens": dg.MetadataValue.int(result.tokens_this_epoch),
             "wall_time_s": dg.MetadataValue.float(round(result.seconds, 1)),
+            "setup_time_s": dg.MetadataValue.float(round(result.setup_seconds, 1)),
             "adapter_mb": dg.MetadataValue.float(round(adapter_file.stat().st_size / 1e6, 2)),
             "checkpoint_dir": dg.MetadataValue.path(str(result.checkpoint_dir)),
             "wandb_run": tracking_link(tracker.mode, tracked.location),

@@ -47,24 +47,6 @@ def tokenizer(model_path):
     return load_tokenizer(model_path)
 
 
-# A tiny configuration of the real pipeline: the real embedded model, two epochs of a small slice
-# of the embedded catalogue. Trained once per test session; end-to-end tests share it.
-TINY_DATASET = {
-    "catalogue_size": 140,
-    "max_text_tokens": 24,
-    "validation_size": 12,
-    "test_size": 12,
-}
-TINY_TRAINING = {
-    "epochs": 2,
-    "batch_size": 8,
-    "learning_rate": 1e-3,
-    "lora_r": 8,
-    "lora_alpha": 16,
-    "max_length": 64,
-}
-
-
 @dataclass
 class TrainedRun:
     instance: object  # dagster.DagsterInstance
@@ -74,10 +56,12 @@ class TrainedRun:
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, pricer_home, model_path) -> Iterator[TrainedRun]:
-    """The whole graph, materialized into a temporary DAGSTER_HOME."""
+    """The whole graph for the tiny preset, materialized into a temporary DAGSTER_HOME, once per
+    test session: the end-to-end tests share it."""
     import dagster as dg
 
     from pipelines.launch import prepare, train_new_run
+    from pipelines.presets import TINY_DATASET, TINY_TRAINING
 
     dagster_home = tmp_path_factory.mktemp("dagster_home")
     patch = pytest.MonkeyPatch()
