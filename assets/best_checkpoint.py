@@ -5,12 +5,13 @@ from assets.baselines import UNTRAINED
 from assets.epochs import adapter_key, checkpoint_key, scores_key
 from assets.metadata import image, latest_metadata, slug
 from assets.partitions import training_runs
+from assets.run_scores import run_scores
 from pricer.hub import HubRevision
 from pricer.metrics import Scores
 from pricer.plots import validation_curve
 from pricer.report import EpochRow, epoch_table
 from pricer.runs import BEST_TAG, BestCheckpoint
-from pricer.selection import DEFAULT_TOLERANCE, EpochRecord, best_epoch, overfitting_onset
+from pricer.selection import DEFAULT_TOLERANCE
 from resources import HubResource
 
 MEDIAN = "median constant"
@@ -43,20 +44,10 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
         """The training run's best checkpoint, chosen on validation error alone (test is shown,
         never used), with the epoch where overfitting set in and the table of every epoch."""
         run_key = context.partition_key
-        scored = [
-            (epoch, found)
-            for epoch in range(1, max_epochs + 1)
-            if (found := latest_metadata(context, scores_key(epoch), run_key)) is not None
-        ]
-        if not scored:
-            raise ValueError(f"no epoch of {run_key} has been scored yet")
-        records = [
-            EpochRecord(epoch, float(m["train_loss"]), float(m["validation_error"]))
-            for epoch, m in scored
-        ]
-        chosen = best_epoch(records)
-        onset = overfitting_onset(records, config.overfit_tolerance)
-        winner = dict(scored)[chosen]
+        found = run_scores(context, run_key, max_epochs, config.overfit_tolerance)
+        scored, records = found.scored, found.records
+        chosen, onset = found.chosen, found.onset
+        winner = scored[chosen]
         baselines = {
             name: baseline_scores[name]["validation"].mean_abs_error
             for name in (MEDIAN, RIDGE, UNTRAINED)
@@ -71,11 +62,11 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
                 float(m["test_error"]),
                 str(m["revision"]),
             )
-            for epoch, m in scored
+            for epoch, m in scored.items()
         ]
         pushed = latest_metadata(context, checkpoint_key(chosen), run_key) or {}
         # The last epoch's loss curve spans the whole run, with every epoch boundary on it.
-        trained = latest_metadata(context, adapter_key(scored[-1][0]), run_key) or {}
+        trained = latest_metadata(context, adapter_key(max(scored)), run_key) or {}
         repo_id = str(pushed["repo_id"])
         best = BestCheckpoint(
             run_key=run_key,

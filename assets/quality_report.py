@@ -5,13 +5,13 @@ import dagster as dg
 from assets.baselines import UNTRAINED, WEIGHTED_UNTRAINED
 from assets.best_checkpoint import MEDIAN, RIDGE, SelectionConfig
 from assets.epochs import scores_key
-from assets.metadata import inline_png, latest_metadata
+from assets.metadata import inline_png
 from assets.partitions import training_runs
+from assets.run_scores import run_scores
 from pricer.metrics import Scores
 from pricer.plots import truth_vs_guess, validation_curve
 from pricer.predictions import load_predictions
 from pricer.quality_report import Cell, Row, quality_report
-from pricer.selection import EpochRecord, best_epoch, overfitting_onset
 from resources import ComputeResource
 
 MEAN = "mean constant"
@@ -41,19 +41,8 @@ def build_quality_report(max_epochs: int) -> dg.AssetsDefinition:
         the chosen checkpoint's truth-vs-guess scatter and the validation curve. Also written as
         markdown, its pictures beside it, in the run's folder."""
         run_key = context.partition_key
-        scored = {
-            epoch: found
-            for epoch in range(1, max_epochs + 1)
-            if (found := latest_metadata(context, scores_key(epoch), run_key)) is not None
-        }
-        if not scored:
-            raise ValueError(f"no epoch of {run_key} has been scored yet")
-        records = [
-            EpochRecord(epoch, float(m["train_loss"]), float(m["validation_error"]))
-            for epoch, m in scored.items()
-        ]
-        chosen = best_epoch(records)
-        onset = overfitting_onset(records, config.overfit_tolerance)
+        found = run_scores(context, run_key, max_epochs, config.overfit_tolerance)
+        scored, chosen, onset = found.scored, found.chosen, found.onset
         epochs = {epoch: _epoch_row(epoch, values) for epoch, values in scored.items()}
         baselines = [
             Row(
