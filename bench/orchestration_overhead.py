@@ -116,7 +116,7 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
     for items in held_out.values():
         constant_scores(splits.train, items)
         ridge_scores(splits.train, items)
-    evaluate_model(path, held_out)
+    evaluate_model(path, held_out, weighted=True)
 
     store = LocalGitStore(work / "hub")
     repo_id = store.ensure_repo("direct-run")
@@ -141,7 +141,7 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
         (checkpoint / "README.md").write_text(card)
         pushed = store.push_folder(repo_id, checkpoint, f"direct-run: epoch {epoch}")
         local = store.download(repo_id, pushed.revision, work / "revisions" / pushed.revision)
-        scored = evaluate_model(path, held_out, adapter_dir=str(local))
+        scored = evaluate_model(path, held_out, adapter_dir=str(local), weighted=True)
         validation = scored["validation"]
         truth_vs_guess(validation.truths, validation.guesses, f"epoch {epoch}")
         records.append(EpochRecord(epoch, result.train_loss, validation.scores.mean_abs_error))
