@@ -13,7 +13,8 @@ _RULES = CurationRules()
 class DatasetConfig(dg.Config):
     source: str = Field(
         default="embedded",
-        description="embedded, a .jsonl/.csv/.parquet path, or a Hugging Face dataset id",
+        description="embedded, a .jsonl/.csv/.parquet path (several, comma-separated, are "
+        "pooled), or a Hugging Face dataset id",
     )
     catalogue_size: int = Field(default=400, description="rows generated for the embedded source")
     min_price: float = _RULES.min_price
@@ -24,6 +25,7 @@ class DatasetConfig(dg.Config):
     )
     validation_size: int = 50
     test_size: int = 50
+    train_size: int = Field(default=0, description="cap on training items; 0 trains on the rest")
     seed: int = 42
 
 
@@ -47,6 +49,7 @@ def product_dataset(
         config.test_size,
         config.seed,
         config.catalogue_size,
+        config.train_size,
     )
     curation, splits = dataset.curation, dataset.splits
     context.log.info(f"kept {curation.rows_kept} of {curation.rows_in} rows from {config.source}")

@@ -39,3 +39,24 @@ TINY_TRAINING = {
     "lora_alpha": 16,
     "max_length": 64,
 }
+
+# Real product data (pricer-format files: 150+ tokens of text, prices $0.50-$999.49), sized for
+# a 2-core CPU: text cut to 64 tokens, all linear layers adapted. bench/real_data_run.py trains
+# with it and bench/quality_levers.py is where its values were chosen.
+REAL_DATA_TRAINING = {
+    "epochs": 5,
+    "batch_size": 16,
+    "learning_rate": 2e-4,
+    "lora_r": 32,
+    "lora_alpha": 64,
+    "target_modules": [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ],
+    "max_length": 96,
+}

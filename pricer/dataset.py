@@ -35,9 +35,10 @@ def build_dataset(
     test_size: int,
     seed: int,
     catalogue_size: int = 400,
+    train_size: int = 0,
 ) -> CuratedDataset:
     curation = curate(read_source(source, catalogue_size=catalogue_size), tokenizer, rules)
-    splits = split_items(curation.items, validation_size, test_size, seed)
+    splits = split_items(curation.items, validation_size, test_size, seed, train_size)
     return CuratedDataset(source, splits, curation, _version(splits))
 
 

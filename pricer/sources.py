@@ -1,8 +1,9 @@
 """Reading raw product rows from wherever they live, keeping every row, good or bad.
 
 A source is "embedded" (the generated catalogue), a local JSONL/CSV/Parquet file, or a Hugging
-Face dataset id. Rows that cannot even be parsed are not dropped: they come back with their problem
-named, so curation counts them beside every other rejection.
+Face dataset id; several files, separated by commas, are pooled into one source. Rows that cannot
+even be parsed are not dropped: they come back with their problem named, so curation counts them
+beside every other rejection.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pricer.catalogue import generate_catalogue
 EMBEDDED = "embedded"
 REQUIRED_COLUMNS = ("text", "price")
 FILE_TYPES = (".jsonl", ".json", ".csv", ".parquet")
+SEPARATOR = ","
 
 
 class SourceError(ValueError):
@@ -29,9 +31,25 @@ class RawRow:
     line: int
     fields: dict = field(default_factory=dict)
     problem: str | None = None  # set when the row could not be parsed at all
+    origin: str = ""  # the file the row came from, for messages that name it
+
+
+def source_parts(source: str) -> list[str]:
+    """The files (or the one embedded catalogue or dataset id) a source pools, in order."""
+    parts = [part.strip() for part in source.split(SEPARATOR)]
+    if not all(parts):
+        raise SourceError(f"{source!r}: an empty entry in a comma-separated source")
+    return parts
 
 
 def read_source(source: str, catalogue_size: int = 400, seed: int = 7) -> list[RawRow]:
+    parts = source_parts(source)
+    if len(parts) > 1:
+        return [row for part in parts for row in _read_one(part, catalogue_size, seed)]
+    return _read_one(source, catalogue_size, seed)
+
+
+def _read_one(source: str, catalogue_size: int, seed: int) -> list[RawRow]:
     if source == EMBEDDED:
         rows = generate_catalogue(size=catalogue_size, seed=seed)
         return [RawRow(line=i + 1, fields=row) for i, row in enumerate(rows)]
@@ -46,14 +64,15 @@ def read_source(source: str, catalogue_size: int = 400, seed: int = 7) -> list[R
 def source_fingerprint(source: str, catalogue_size: int = 400, seed: int = 7) -> str:
     """A content hash: it changes when the data changes, and only then (mtime plays no part)."""
     digest = hashlib.sha256()
-    path = Path(source).expanduser()
-    if source != EMBEDDED and path.is_file():
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    else:
-        for row in read_source(source, catalogue_size, seed):
-            digest.update(json.dumps(row.fields, sort_keys=True, default=str).encode())
+    for part in source_parts(source):
+        path = Path(part).expanduser()
+        if part != EMBEDDED and path.is_file():
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        else:
+            for row in _read_one(part, catalogue_size, seed):
+                digest.update(json.dumps(row.fields, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
 
 
@@ -70,6 +89,8 @@ def _read_file(path: Path) -> list[RawRow]:
     else:
         raise SourceError(f"{path}: unsupported file type {suffix!r}; use one of {FILE_TYPES}")
     _require_columns(path, rows)
+    for row in rows:
+        row.origin = str(path)
     return rows
 
 

@@ -15,10 +15,15 @@ class Splits:
     test: list[Item]
 
 
-def split_items(items: list[Item], validation_size: int, test_size: int, seed: int) -> Splits:
-    """Shuffle with `seed`, then cut test first, then validation; the rest trains."""
+def split_items(
+    items: list[Item], validation_size: int, test_size: int, seed: int, train_size: int = 0
+) -> Splits:
+    """Shuffle with `seed`, then cut test first, then validation; the rest trains, or the first
+    `train_size` of the rest when it is set (held-out splits stay the same whatever it is)."""
     if validation_size < 1 or test_size < 1:
         raise ValueError("validation_size and test_size must each be at least 1")
+    if train_size < 0:
+        raise ValueError(f"train_size cannot be negative, got {train_size}")
     if validation_size + test_size >= len(items):
         raise ValueError(
             f"only {len(items)} items after curation: too few for {validation_size} validation "
@@ -28,4 +33,7 @@ def split_items(items: list[Item], validation_size: int, test_size: int, seed: i
     random.Random(seed).shuffle(order)
     test = order[:test_size]
     validation = order[test_size : test_size + validation_size]
-    return Splits(train=order[test_size + validation_size :], validation=validation, test=test)
+    train = order[test_size + validation_size :]
+    if train_size and train_size < len(train):
+        train = train[:train_size]
+    return Splits(train=train, validation=validation, test=test)

@@ -4,7 +4,8 @@ import pytest
 
 from pricer.catalogue import generate_catalogue
 from pricer.curation import CurationRules, curate
-from pricer.sources import RawRow, SourceError, read_source
+from pricer.items import Item
+from pricer.sources import RawRow, SourceError, read_source, source_fingerprint
 from pricer.splits import split_items
 
 LONG = "A sturdy and well made product for the kitchen that anyone would enjoy using. " * 4
@@ -117,3 +118,22 @@ def test_whole_source_problems_name_the_file(tmp_path):
     (tmp_path / "cols.jsonl").write_text('{"title": "x", "cost": 3}\n')
     with pytest.raises(SourceError, match=r"missing column\(s\) \['text', 'price'\]"):
         read_source(str(tmp_path / "cols.jsonl"))
+
+
+def test_comma_separated_files_pool_into_one_source(tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.csv"
+    first.write_text(json.dumps({"text": LONG, "price": 1.5}) + "\n")
+    second.write_text(f'text,price\n"{LONG} more",2.5\n')
+    rows = read_source(f"{first}, {second}")
+    assert [(row.origin, row.line) for row in rows] == [(str(first), 1), (str(second), 2)]
+    assert source_fingerprint(f"{first},{second}") != source_fingerprint(str(first))
+    with pytest.raises(SourceError, match="empty entry"):
+        read_source(f"{first},,{second}")
+
+
+def test_train_size_caps_training_and_leaves_held_out_splits_alone():
+    items = [Item(text=f"item {n}", price=float(n)) for n in range(1, 101)]
+    whole = split_items(items, 10, 20, seed=3)
+    capped = split_items(items, 10, 20, seed=3, train_size=25)
+    assert (capped.validation, capped.test) == (whole.validation, whole.test)
+    assert capped.train == whole.train[:25]
