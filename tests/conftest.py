@@ -86,10 +86,16 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def dagster_dev(trained_run) -> Iterator[str]:
-    """The real `dagster dev` (webserver and daemon) on a free loopback port, serving the trained
-    run's instance; its URL. Stopped, with every process it started, when the module is done."""
+    """The real `dagster dev` serving the trained run's instance, for the module; its URL."""
+    with serving_dagster_dev(trained_run.instance.root_directory) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving_dagster_dev(home: str) -> Iterator[str]:
+    """The real `dagster dev` (webserver and daemon) on a free loopback port, serving the instance
+    in `home`; its URL. Stopped, with every process it started, on leaving."""
     port = free_port()
-    home = trained_run.instance.root_directory
     # The UI greets a new instance with a one-time dialog over every page; a person dismisses it
     # once, the tests switch it off in this instance's settings instead.
     settings_file = Path(home, "dagster.yaml")
