@@ -1,6 +1,6 @@
 """A whole training run on real product data, through the Dagster instance as a user runs it.
 
-    python -m bench.real_data_run                  # 2,000 items, 5 epochs, text cut to 64 tokens
+    python -m bench.real_data_run                  # 2,000 items, 5 epochs, text cut to 48 tokens
 
 The pool is three pricer-format files from ../shared/data (pricer_train_250, pricer_6cat_2000 and
 pricer_test_tail_1750, the distribution the reference results were measured on), curated by the
@@ -36,7 +36,7 @@ def real_data_source() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-size", type=int, default=2000)
-    parser.add_argument("--text-tokens", type=int, default=64)
+    parser.add_argument("--text-tokens", type=int, default=48)
     parser.add_argument("--epochs", type=int, default=REAL_DATA_TRAINING["epochs"])
     args = parser.parse_args()
 

@@ -41,7 +41,7 @@ TINY_TRAINING = {
 }
 
 # Real product data (pricer-format files: 150+ tokens of text, prices $0.50-$999.49), sized for
-# a 2-core CPU: text cut to 64 tokens, all linear layers adapted. bench/real_data_run.py trains
+# a 2-core CPU: text cut to 48 tokens, all linear layers adapted. bench/real_data_run.py trains
 # with it and bench/quality_levers.py is where its values were chosen.
 REAL_DATA_TRAINING = {
     "epochs": 5,
