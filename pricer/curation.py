@@ -28,12 +28,26 @@ class CurationRules:
     max_text_tokens: int = 160
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """Where a rejected row was and why, so a person can find it in the source."""
+
+    origin: str
+    line: int
+    reason: str
+
+
 @dataclass
 class CurationResult:
     rows_in: int
     items: list[Item]
     rejected: Counter = field(default_factory=Counter)
     text_tokens: list[int] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def reject(self, row: RawRow, reason: str) -> None:
+        self.rejected[reason] += 1
+        self.rejections.append(Rejection(row.origin, row.line, reason))
 
     @property
     def rows_kept(self) -> int:
@@ -42,22 +56,24 @@ class CurationResult:
 
 def curate(rows: list[RawRow], tokenizer: Tokenizer, rules: CurationRules) -> CurationResult:
     result = CurationResult(rows_in=len(rows), items=[])
-    candidates: list[tuple[str, float, str]] = []
+    candidates: list[tuple[RawRow, tuple[str, float, str]]] = []
     for row in rows:
         reason, candidate = _check_row(row, rules)
         if reason:
-            result.rejected[reason] += 1
+            result.reject(row, reason)
         else:
-            candidates.append(candidate)
+            candidates.append((row, candidate))
 
-    truncated, lengths = _truncate(tokenizer, [text for text, _, _ in candidates], rules)
+    truncated, lengths = _truncate(tokenizer, [text for _, (text, _, _) in candidates], rules)
     seen: set[str] = set()
-    for (_, price, category), text, length in zip(candidates, truncated, lengths, strict=True):
+    for (row, (_, price, category)), text, length in zip(
+        candidates, truncated, lengths, strict=True
+    ):
         # Duplicates are judged on what the model will see: two rows that differ only past the
         # token budget would otherwise teach two prices for one prompt, or leak into validation.
         key = " ".join(text.lower().split())
         if key in seen:
-            result.rejected["duplicate"] += 1
+            result.reject(row, "duplicate")
             continue
         seen.add(key)
         result.items.append(Item(text=text, price=price, category=category))
@@ -68,9 +84,9 @@ def curate(rows: list[RawRow], tokenizer: Tokenizer, rules: CurationRules) -> Cu
 def _check_row(row: RawRow, rules: CurationRules) -> tuple[str | None, tuple[str, float, str]]:
     if row.problem:
         return row.problem, ("", 0.0, "")
-    price = _as_price(row.fields.get("price"))
-    if price is None:
-        return "price_not_a_number", ("", 0.0, "")
+    price, problem = _as_price(row.fields.get("price"))
+    if problem:
+        return problem, ("", 0.0, "")
     if not rules.min_price <= price <= rules.max_price:
         return "price_out_of_range", ("", 0.0, "")
     text = row.fields.get("text")
@@ -83,16 +99,22 @@ def _check_row(row: RawRow, rules: CurationRules) -> tuple[str | None, tuple[str
     return None, (text[: rules.max_text_tokens * _CHARS_PER_TOKEN_CEILING], price, str(category))
 
 
-def _as_price(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
+def _as_price(value: object) -> tuple[float, str | None]:
+    """The price, or why there is none: each reason is counted apart, as each has its own fix."""
     if isinstance(value, str):
         value = value.strip().lstrip("$").replace(",", "")
+    if value is None or value == "":
+        return 0.0, "price_missing"
+    if isinstance(value, bool):
+        return 0.0, "price_not_a_number"
     try:
         price = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return None
-    return price if math.isfinite(price) else None
+        return 0.0, "price_not_a_number"
+    if not math.isfinite(price):  # NaN or infinity: a number in name only
+        return 0.0, "price_not_a_number"
+    # Never a price, whatever range is configured: a sign error, or a refund in the listing.
+    return price, "price_negative" if price < 0 else None
 
 
 def _truncate(

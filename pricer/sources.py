@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,8 @@ EMBEDDED = "embedded"
 REQUIRED_COLUMNS = ("text", "price")
 FILE_TYPES = (".jsonl", ".json", ".csv", ".parquet")
 SEPARATOR = ","
+# What Python's surrogateescape error handler makes of bytes that are not UTF-8.
+_UNDECODABLE = re.compile(r"[\udc80-\udcff]")
 
 
 class SourceError(ValueError):
@@ -77,17 +81,22 @@ def source_fingerprint(source: str, catalogue_size: int = 400, seed: int = 7) ->
 
 
 def _read_file(path: Path) -> list[RawRow]:
+    if path.is_dir():
+        raise SourceError(f"{path}: a directory, not a file; name the files, comma-separated")
     if not path.is_file():
         raise SourceError(f"{path}: file not found")
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json"):
-        rows = list(_read_jsonl(path))
-    elif suffix == ".csv":
-        rows = _read_table(path, "csv")
-    elif suffix == ".parquet":
-        rows = _read_table(path, "parquet")
-    else:
-        raise SourceError(f"{path}: unsupported file type {suffix!r}; use one of {FILE_TYPES}")
+    try:
+        if suffix in (".jsonl", ".json"):
+            rows = list(_read_jsonl(path))
+        elif suffix == ".csv":
+            rows = _read_table(path, "csv")
+        elif suffix == ".parquet":
+            rows = _read_table(path, "parquet")
+        else:
+            raise SourceError(f"{path}: unsupported file type {suffix!r}; use one of {FILE_TYPES}")
+    except OSError as error:  # unreadable: permissions, a vanished file, a failing disk
+        raise SourceError(f"{path}: cannot be read: {error.strerror or error}") from error
     _require_columns(path, rows)
     for row in rows:
         row.origin = str(path)
@@ -117,19 +126,35 @@ def _read_table(path: Path, kind: str) -> list[RawRow]:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path, dtype=str) if kind == "csv" else pd.read_parquet(path)
+        if kind == "csv":
+            # Cells stay text, empty cells stay empty, and bytes that are not UTF-8 survive as
+            # surrogates, so the row holding them is rejected alone instead of the whole file.
+            frame = pd.read_csv(
+                path, dtype=object, keep_default_na=False, encoding_errors="surrogateescape"
+            )
+        else:
+            frame = pd.read_parquet(path)
     except Exception as error:  # pandas raises many types; the user needs the file and the cause
         raise SourceError(f"{path}: cannot be read as {kind}: {error}") from error
     frame = frame.astype(object).where(frame.notna(), None)
     # Line numbers count from the first data row, after a CSV header.
     first = 2 if kind == "csv" else 1
-    return [RawRow(line=i + first, fields=row) for i, row in enumerate(frame.to_dict("records"))]
+    return [_table_row(i + first, row) for i, row in enumerate(frame.to_dict("records"))]
+
+
+def _table_row(line: int, fields: dict) -> RawRow:
+    if any(isinstance(value, str) and _UNDECODABLE.search(value) for value in fields.values()):
+        return RawRow(line=line, problem="invalid_utf8")
+    return RawRow(line=line, fields=fields)
 
 
 def _read_hugging_face(dataset_id: str) -> list[RawRow]:
     import datasets
 
-    loaded = datasets.load_dataset(dataset_id)
+    try:
+        loaded = datasets.load_dataset(dataset_id)
+    except Exception as error:  # not found, gated, offline: each its own type in `datasets`
+        raise SourceError(f"{dataset_id}: cannot load the Hugging Face dataset: {error}") from error
     rows: list[RawRow] = []
     for split in loaded.values():  # every split: pricer draws its own train/validation/test
         rows.extend(RawRow(line=len(rows) + 1, fields=dict(record)) for record in split)
@@ -140,7 +165,9 @@ def _read_hugging_face(dataset_id: str) -> list[RawRow]:
 def _require_columns(origin: Path, rows: list[RawRow]) -> None:
     parsed = [row.fields for row in rows if row.problem is None]
     if not parsed:
-        raise SourceError(f"{origin}: no readable rows")
+        problems = Counter(row.problem for row in rows)
+        found = ", ".join(f"{n} {problem}" for problem, n in problems.items()) or "an empty file"
+        raise SourceError(f"{origin}: no readable rows ({found})")
     seen = set().union(*(fields.keys() for fields in parsed))
     missing = [column for column in REQUIRED_COLUMNS if column not in seen]
     if missing:
