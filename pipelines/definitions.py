@@ -9,14 +9,25 @@ import dagster as dg
 from assets.base_model import quantized_base_model
 from assets.baselines import baseline_scores
 from assets.best_checkpoint import beats_median_baseline, build_best_checkpoint
+from assets.champion import beats_champion_and_median, challenger, champion
 from assets.dataset import product_dataset
 from assets.epochs import build_epoch_assets
 from assets.partitions import training_runs
 from assets.quality_report import build_quality_report
+from pipelines.sensors import (
+    promote_after_selection,
+    retrain_on_new_data,
+    retrain_on_schedule,
+    select_best_after_training,
+    train_on_new_data,
+)
 from resources import BaseModelResource, ComputeResource, HubResource, TrackerResource
 
 # Fixed when the code location loads: a run may train fewer epochs, never more.
 MAX_EPOCHS = int(os.environ.get("PRICER_MAX_EPOCHS", "6"))
+# Retraining on a cron and on new data: both sensors are off until switched on in the UI.
+RETRAIN_CRON = os.environ.get("PRICER_RETRAIN_CRON", "0 3 * * 0")  # Sundays 03:00 UTC
+WATCH_SOURCE = os.environ.get("PRICER_WATCH_SOURCE") or None
 
 epoch_assets = build_epoch_assets(MAX_EPOCHS)
 best_checkpoint = build_best_checkpoint(MAX_EPOCHS)
@@ -46,18 +57,12 @@ select_best_job = dg.define_asset_job(
 )
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[training_run_job],
-    request_job=select_best_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+promote_champion_job = dg.define_asset_job(
+    "promote_champion",
+    selection=dg.AssetSelection.assets(challenger, champion),
+    description="Challenge the champion with a training run's best checkpoint; promote it only if "
+    "it beats the champion, re-scored on the run's validation split, and the median constant.",
 )
-def select_best_after_training(context: dg.RunStatusSensorContext):
-    """A finished training run gets its winner chosen straight away."""
-    partition = context.dagster_run.tags.get("dagster/partition")
-    if partition:
-        return dg.RunRequest(run_key=context.dagster_run.run_id, partition_key=partition)
-    return dg.SkipReason("the finished run named no training run")
 
 
 def _resources() -> dict[str, dg.ConfigurableResource]:
@@ -89,9 +94,17 @@ defs = dg.Definitions(
         *epoch_assets,
         best_checkpoint,
         quality_report,
+        challenger,
+        champion,
     ],
-    asset_checks=[beats_median_baseline],
-    jobs=[prepare_job, training_run_job, select_best_job],
-    sensors=[select_best_after_training],
+    asset_checks=[beats_median_baseline, beats_champion_and_median],
+    jobs=[prepare_job, training_run_job, select_best_job, promote_champion_job],
+    sensors=[
+        retrain_on_schedule(RETRAIN_CRON, training_run_job),
+        retrain_on_new_data(WATCH_SOURCE, prepare_job),
+        train_on_new_data(prepare_job, training_run_job),
+        select_best_after_training(training_run_job, select_best_job),
+        promote_after_selection(select_best_job, promote_champion_job),
+    ],
     resources=_resources(),
 )

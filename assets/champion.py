@@ -1,0 +1,214 @@
+"""The champion across training runs: a run's checkpoint challenges it, a blocking check judges the
+challenge, and only a checkpoint that passes becomes the champion."""
+
+import dagster as dg
+from pydantic import Field
+
+from assets.best_checkpoint import MEDIAN
+from assets.epochs import adapter_key, checkpoint_key, scores_key
+from assets.metadata import latest_metadata
+from pricer.champion import CHAMPION_TAG, ChampionPointer, read_champion, write_champion
+from pricer.dataset import CuratedDataset
+from pricer.metrics import Scores
+from pricer.promotion import Challenge
+from pricer.runs import BaseModelSpec
+from resources import ComputeResource, HubResource
+
+BEST_CHECKPOINT = "best_checkpoint"
+
+
+class ChallengeConfig(dg.Config):
+    run: str = Field(
+        default="", description="the training run to put forward; default: the latest one chosen"
+    )
+    epoch: int = Field(default=0, description="that run's epoch to put forward; 0: its best")
+
+
+@dg.asset(
+    deps=[BEST_CHECKPOINT],
+    group_name="release",
+    kinds={"pytorch"},
+    code_version="1",
+)
+def challenger(
+    context: dg.AssetExecutionContext,
+    config: ChallengeConfig,
+    hub: HubResource,
+    compute: ComputeResource,
+    product_dataset: CuratedDataset,
+    quantized_base_model: BaseModelSpec,
+    baseline_scores: dict[str, dict[str, Scores]],
+) -> dg.Output[Challenge]:
+    """A training run's best checkpoint against the current champion, the champion re-scored on
+    the run's own validation split so that both are judged on the same items."""
+    run_key = config.run or _latest_chosen_run(context)
+    best = latest_metadata(context, BEST_CHECKPOINT, run_key)
+    if best is None:
+        raise dg.Failure(f"{run_key} has no best checkpoint: run select_best for it first")
+    epoch = config.epoch or int(best["chosen_epoch"])
+    pushed = latest_metadata(context, checkpoint_key(epoch), run_key)
+    scored = latest_metadata(context, scores_key(epoch), run_key)
+    if pushed is None or scored is None:
+        raise dg.Failure(f"{run_key} has no scored checkpoint for epoch {epoch}")
+    # The champion is re-scored on the current dataset's validation split: it must be this run's.
+    trained_on = _input_version(context, adapter_key(epoch), run_key, "product_dataset")
+    if trained_on != product_dataset.version:
+        raise dg.Failure(
+            f"{run_key} trained on dataset {trained_on}, but product_dataset is now "
+            f"{product_dataset.version}: its validation split is gone, so it cannot be judged"
+        )
+    candidate = ChampionPointer(
+        repo_id=str(pushed["repo_id"]),
+        revision=str(pushed["revision"]),
+        run_key=run_key,
+        epoch=epoch,
+        hub=hub.kind,
+        base_model=quantized_base_model.model_id,
+        scores={
+            "validation_error": float(scored["validation_error"]),
+            "test_error": float(scored["test_error"]),
+        },
+    )
+    champion = read_champion(compute.root())
+    champion_error = None
+    if champion is not None and not candidate.same_checkpoint(champion):
+        champion_error = _rescore(
+            context, champion, candidate, hub, compute, product_dataset, quantized_base_model
+        )
+    challenge = Challenge(
+        candidate=candidate,
+        candidate_error=candidate.scores["validation_error"],
+        median_error=baseline_scores[MEDIAN]["validation"].mean_abs_error,
+        champion=champion,
+        champion_error=champion_error,
+    )
+    verdict = challenge.verdict()
+    context.log.info(verdict.reason)
+    return dg.Output(
+        challenge,
+        metadata={
+            "run": run_key,
+            "epoch": epoch,
+            "revision": candidate.revision,
+            "validation_error": dg.MetadataValue.float(round(challenge.candidate_error, 4)),
+            "champion": f"{champion.run_key} epoch {champion.epoch}" if champion else "none yet",
+            "champion_validation_error": dg.MetadataValue.float(round(champion_error, 4))
+            if champion_error is not None
+            else "not re-scored",
+            "median_constant_validation_error": dg.MetadataValue.float(
+                round(challenge.median_error, 4)
+            ),
+            "verdict": verdict.reason,
+        },
+    )
+
+
+def _latest_chosen_run(context: dg.AssetExecutionContext) -> str:
+    records = context.instance.fetch_materializations(
+        dg.AssetKey(BEST_CHECKPOINT), limit=1, ascending=False
+    ).records
+    if not records or records[0].partition_key is None:
+        raise dg.Failure("no training run has a best checkpoint yet: run select_best first")
+    return records[0].partition_key
+
+
+def _input_version(
+    context: dg.AssetExecutionContext, asset: str, partition: str, upstream: str
+) -> str | None:
+    """The data version of `upstream` that an asset partition's newest materialization read."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
+        limit=1,
+        ascending=False,
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return None
+    provenance = dg.DataProvenance.from_tags(records[0].asset_materialization.tags or {})
+    version = provenance.input_data_versions.get(dg.AssetKey(upstream)) if provenance else None
+    return version.value if version else None
+
+
+def _rescore(
+    context: dg.AssetExecutionContext,
+    champion: ChampionPointer,
+    candidate: ChampionPointer,
+    hub: HubResource,
+    compute: ComputeResource,
+    dataset: CuratedDataset,
+    base: BaseModelSpec,
+) -> float:
+    """The champion's validation $ error on the candidate's split, by the scores assets' scorer."""
+    from pricer.evaluation import evaluate_model  # torch: only where it is used
+
+    if (champion.hub, champion.base_model) != (candidate.hub, candidate.base_model):
+        raise dg.Failure(
+            f"the champion is on the {champion.hub} hub over base {champion.base_model}, the "
+            f"candidate on the {candidate.hub} hub over {candidate.base_model}: not comparable"
+        )
+    local = hub.store().download(
+        champion.repo_id,
+        champion.revision,
+        compute.run_dir(champion.run_key) / "revisions" / champion.revision,
+    )
+    context.log.info(f"re-scoring the champion {champion.repo_id}@{champion.revision[:12]}")
+    scored = evaluate_model(
+        base.path,
+        {"validation": dataset.splits.validation},
+        adapter_dir=str(local),
+        device=compute.device,
+        batch_size=compute.eval_batch_size,
+        progress=context.log.info,
+    )
+    return scored["validation"].scores.mean_abs_error
+
+
+@dg.asset_check(asset=challenger, blocking=True)
+def beats_champion_and_median(challenger: Challenge) -> dg.AssetCheckResult:
+    """The challenger must price the run's validation items better than the champion (re-scored
+    on them) and than always guessing the training median; a failure keeps the champion."""
+    verdict = challenger.verdict()
+    return dg.AssetCheckResult(
+        passed=verdict.promote,
+        description=verdict.reason,
+        metadata={
+            "challenger_validation_error": round(challenger.candidate_error, 4),
+            "champion_validation_error": round(challenger.champion_error, 4)
+            if challenger.champion_error is not None
+            else "no champion to beat",
+            "median_constant_validation_error": round(challenger.median_error, 4),
+        },
+    )
+
+
+@dg.asset(group_name="release", kinds={"huggingface"}, code_version="1")
+def champion(
+    context: dg.AssetExecutionContext,
+    hub: HubResource,
+    compute: ComputeResource,
+    challenger: Challenge,
+) -> dg.Output[ChampionPointer]:
+    """The best checkpoint across training runs: a pointer file in the pricer home that
+    `pricer predict` reads, and the `champion` tag on its revision in its run's hub repo."""
+    verdict = challenger.verdict()
+    # The blocking check stops this step in the same run; this stops a run that selects it alone.
+    if not verdict.promote:
+        raise dg.Failure(f"not promoted: {verdict.reason}")
+    winner = challenger.candidate
+    # Tag first: if tagging fails, the pointer still names the old champion.
+    hub.store().tag(winner.repo_id, winner.revision, CHAMPION_TAG)
+    path = write_champion(compute.root(), winner)
+    context.log.info(f"promoted: {verdict.reason}")
+    return dg.Output(
+        winner,
+        data_version=dg.DataVersion(winner.revision),
+        metadata={
+            "run": winner.run_key,
+            "epoch": winner.epoch,
+            "repo_id": winner.repo_id,
+            "revision": winner.revision,
+            "hub_tag": CHAMPION_TAG,
+            "validation_error": dg.MetadataValue.float(round(winner.scores["validation_error"], 4)),
+            "test_error": dg.MetadataValue.float(round(winner.scores["test_error"], 4)),
+            "pointer": dg.MetadataValue.path(str(path)),
+        },
+    )
