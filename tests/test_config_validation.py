@@ -1,5 +1,8 @@
 """A bad configuration fails with a clear message before any model is loaded."""
 
+import shutil
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -8,6 +11,14 @@ from assets.config import TrainingRunConfig
 from pipelines.definitions import MAX_EPOCHS, epoch_assets
 from pricer.curation import CurationRules
 from pricer.dataset import build_dataset
+from pricer.preflight import (
+    check_memory_floor,
+    check_run_fits,
+    memory_floor_bytes,
+    model_shape,
+    model_skeleton,
+    weights_floor_bytes,
+)
 from pricer.runs import BaseModelSpec
 from resources import BaseModelResource, ComputeResource, TrackerResource
 
@@ -16,10 +27,13 @@ from resources import BaseModelResource, ComputeResource, TrackerResource
     ("change", "message"),
     [
         ({"lora_r": 0}, "rank r must be positive"),
+        ({"lora_r": -8}, "rank r must be positive"),
         ({"epochs": 0}, "epochs must be at least 1"),
         ({"epochs": MAX_EPOCHS + 1}, "exceeds max_epochs"),
         ({"learning_rate": 0.0}, "learning_rate must be positive"),
+        ({"learning_rate": -1e-4}, "learning_rate must be positive"),
         ({"batch_size": 0}, "batch_size"),
+        ({"gradient_accumulation_steps": 0}, "gradient_accumulation_steps"),
         ({"target_modules": []}, "at least one target module"),
     ],
 )
@@ -57,3 +71,68 @@ def test_unknown_target_module_fails_at_the_base_model(pricer_home, model_path):
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "unknown LoRA target module(s) ['qkv']" in str(failure.step_failure_data.error)
     assert "q_proj" in str(failure.step_failure_data.error)  # and it lists what there is
+
+
+# --- what a configuration cannot know alone: its data, its model, its GPU ----------------------
+
+
+@pytest.fixture
+def config_only_model(tmp_path, model_path) -> str:
+    """The model's config.json and nothing else: any attempt to load weights would fail."""
+    folder = tmp_path / "config-only"
+    folder.mkdir()
+    shutil.copy(Path(model_path) / "config.json", folder / "config.json")
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    ("change", "train_items", "message"),
+    [
+        ({"batch_size": 33}, 32, r"batch_size=33 is larger than the training split \(32 items\)"),
+        (
+            {"batch_size": 8, "gradient_accumulation_steps": 5},
+            32,
+            r"batch_size x gradient_accumulation_steps = 40 items, more than the training split",
+        ),
+    ],
+)
+def test_a_batch_larger_than_the_training_split_is_refused(
+    change, train_items, message, config_only_model
+):
+    settings = TrainingRunConfig(**change).settings()
+    with pytest.raises(ValueError, match=message):
+        check_run_fits(settings, train_items, config_only_model, device="cpu")
+
+
+def test_unknown_training_target_module_is_found_from_the_config_alone(config_only_model):
+    settings = TrainingRunConfig(target_modules=["q_proj", "qkv"]).settings()
+    with pytest.raises(ValueError) as refused:
+        check_run_fits(settings, 200, config_only_model, device="cpu")
+    assert "unknown LoRA target module(s) ['qkv']" in str(refused.value)
+    assert "gate_proj" in str(refused.value)  # it lists what the model has
+
+
+def test_a_good_configuration_passes_from_the_config_alone(config_only_model):
+    settings = TrainingRunConfig(target_modules=["q_proj", "down_proj"], batch_size=16).settings()
+    check_run_fits(settings, 16, config_only_model, device="cpu")
+
+
+def test_a_batch_whose_logits_alone_overflow_the_gpu_is_refused(config_only_model):
+    shape = model_shape(model_skeleton(config_only_model))
+    free = 80 * 2**30  # an 80 GB card, empty
+    fits = TrainingRunConfig(batch_size=16, max_length=182).settings()
+    huge = TrainingRunConfig(batch_size=4096, max_length=182).settings()
+
+    check_memory_floor(fits, shape, free)
+    with pytest.raises(ValueError, match=r"batch_size=4096 with max_length=182 needs at least"):
+        check_memory_floor(huge, shape, free)
+    assert memory_floor_bytes(huge, shape) > free >= memory_floor_bytes(fits, shape)
+
+
+def test_the_weights_floor_is_under_the_real_4bit_footprint(model_path):
+    from pricer.quantization import load_quantized
+
+    floor = weights_floor_bytes(model_shape(model_skeleton(model_path)))
+    real = load_quantized(model_path, "cpu").get_memory_footprint()
+    # A floor, and a close one: it leaves out only quantization constants.
+    assert 0.9 * real < floor <= real
