@@ -45,6 +45,11 @@ def scores_key(epoch: int) -> str:
     return f"scores_epoch_{epoch}"
 
 
+def epoch_group(epoch: int) -> str:
+    # One group an epoch: collapsed, the lineage graph reads as a chain of epochs, left to right.
+    return f"epoch_{epoch}"
+
+
 def epoch_tags(epoch: int) -> dict[str, str]:
     # Shown on every node of the epoch and searchable in the catalog (tag:epoch=3).
     return {"epoch": str(epoch)}
@@ -74,7 +79,7 @@ def _adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
         deps=[scores_key(epoch - 1)] if epoch > 1 else [],
         partitions_def=training_runs,
         output_required=False,  # past the run's own epoch count, or once stopped early
-        group_name="training",
+        group_name=epoch_group(epoch),
         kinds={"pytorch", "wandb"},
         pool=TRAINING_POOL,
         code_version="1",
@@ -240,7 +245,7 @@ def _checkpoint_asset(epoch: int) -> dg.AssetsDefinition:
         name=checkpoint_key(epoch),
         ins={"trained": dg.AssetIn(adapter_key(epoch))},
         partitions_def=training_runs,
-        group_name="release",
+        group_name=epoch_group(epoch),
         kinds={"huggingface"},
         code_version="1",
         tags=epoch_tags(epoch),
@@ -282,7 +287,7 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
         name=scores_key(epoch),
         ins={"pushed": dg.AssetIn(checkpoint_key(epoch))},
         partitions_def=training_runs,
-        group_name="evaluation",
+        group_name=epoch_group(epoch),
         kinds={"pytorch"},
         code_version="1",
         tags=epoch_tags(epoch),

@@ -12,13 +12,12 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from pipelines.definitions import MAX_EPOCHS
 from pipelines.launch import latest_metadata
 
 CHROMIUM = "/usr/bin/chromium"
@@ -142,30 +141,51 @@ def graph_labels(browser: WebDriver) -> list[str]:
     ]
 
 
+def click_graph_node(browser: WebDriver, name: str) -> None:
+    node = next(
+        n
+        for n in browser.find_elements(By.CSS_SELECTOR, "svg foreignObject")
+        if n.is_displayed() and shows_asset([n.text.strip().split("\n")[0]], name)
+    )
+    node.click()
+
+
 def test_lineage_graph_shows_every_epoch_and_the_winner_one_click_away(
     dagster_dev, trained_run, browser
 ):
     browser.get(f"{dagster_dev}/asset-groups")
-    # Groups start collapsed; once the graph has drawn them, ⌥E is its own "Expand all groups".
+    # Groups start collapsed: the graph reads as data and model feeding a chain of epochs, one
+    # group each, that ends in the release.
+    chain = ["data", "model", *(f"epoch_{k}" for k in range(1, MAX_EPOCHS + 1)), "release"]
     WebDriverWait(browser, PAGE_TIMEOUT_S).until(
-        lambda driver: "training" in graph_labels(driver), "the graph never drew its groups"
+        lambda driver: all(name in graph_labels(driver) for name in chain),
+        f"the graph never drew all of {chain}",
     )
-    ActionChains(browser).key_down(Keys.ALT).send_keys("e").key_up(Keys.ALT).perform()
-    expected = [
-        f"{asset}_epoch_{epoch}"
-        for epoch in range(1, trained_run.epochs + 1)
-        for asset in ("lora_adapter", "hub_checkpoint", "scores")
-    ] + ["product_dataset", "quantized_base_model", "baseline_scores", "best_checkpoint"]
-    WebDriverWait(browser, PAGE_TIMEOUT_S).until(
-        lambda driver: all(shows_asset(graph_labels(driver), name) for name in expected),
-        f"the expanded graph does not show all of {expected}",
-    )
-
     screenshot(browser, "lineage.png")
 
-    # One click on the winner's node opens its story beside the graph: the chosen epoch plotted
-    # per training run, its blocking check, and the way to its page.
-    text_on_page(browser, "best_checkpoint").click()
+    # One click on the chosen epoch opens it: its adapter, its hub checkpoint and its scores.
+    run_key = trained_run.run_key
+    chosen = latest_metadata(trained_run.instance, "best_checkpoint", run_key)["chosen_epoch"]
+    click_graph_node(browser, f"epoch_{chosen}")
+    inside = [f"{asset}_epoch_{chosen}" for asset in ("lora_adapter", "hub_checkpoint", "scores")]
+    WebDriverWait(browser, PAGE_TIMEOUT_S).until(
+        lambda driver: all(shows_asset(graph_labels(driver), name) for name in inside),
+        f"the opened epoch does not show all of {inside}",
+    )
+    screenshot(browser, "lineage_epoch.png")
+
+    # The winner is one click away in the release group: beside the graph, the chosen epoch
+    # plotted per training run, its blocking check, and the way to its page.
+    browser.get(f"{dagster_dev}/asset-groups")
+    WebDriverWait(browser, PAGE_TIMEOUT_S).until(
+        lambda driver: "release" in graph_labels(driver), "the graph never drew the release"
+    )
+    click_graph_node(browser, "release")
+    WebDriverWait(browser, PAGE_TIMEOUT_S).until(
+        lambda driver: shows_asset(graph_labels(driver), "best_checkpoint"),
+        "the release group does not show best_checkpoint",
+    )
+    click_graph_node(browser, "best_checkpoint")
     text_on_page(browser, "chosen_epoch")
     text_on_page(browser, "beats_median_baseline")
     text_on_page(browser, "View in Asset Catalog")
