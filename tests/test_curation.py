@@ -39,7 +39,8 @@ def test_each_rule_rejects_with_its_reason(tokenizer):
     assert result.rows_in == 11
     assert [item.price for item in result.items] == [25.0]
     assert result.rejected == {
-        "price_out_of_range": 3,
+        "price_out_of_range": 2,
+        "price_negative": 1,
         "price_not_a_number": 2,
         "text_empty": 2,
         "text_too_short": 1,
