@@ -40,8 +40,6 @@ def track_epoch(
 
     os.environ["WANDB_MODE"] = mode
     os.environ.setdefault("WANDB_SILENT", "true")
-    if mode == "online" and api_key:
-        wandb.login(key=api_key, verify=False)
     directory.mkdir(parents=True, exist_ok=True)
     run = wandb.init(
         project=project,
@@ -51,6 +49,9 @@ def track_epoch(
         config={**config, "epoch": epoch},
         dir=str(directory),
         reinit="finish_previous",
+        # The key goes to this run's settings only: wandb.login(key=...) would also write it to
+        # ~/.netrc, where it would outlive the environment it came from.
+        settings=wandb.Settings(api_key=api_key if mode == "online" else None),
     )
     location = run.url if mode == "online" else str(Path(run.dir).parent)
     try:

@@ -18,7 +18,7 @@ from hub_server import HubState, start_hub_server
 
 REPO = Path(__file__).resolve().parents[1]
 HF_TOKEN = "hf_PricerCanaryTokenDoNotLeak2026"
-WANDB_API_KEY = "PricerCanaryWandbKeyDoNotLeak20260000ff"  # 40 characters, as W&B keys are
+WANDB_API_KEY = "PricerCanaryWandbKeyDoNotLeak20260000ff0"  # 40 characters, as W&B keys are
 SECRETS = (HF_TOKEN, WANDB_API_KEY)
 
 # What a user runs, in a process of its own, so that every setting is read from the environment.
@@ -132,3 +132,39 @@ def check_wandb_files(run_dir: Path, run_key: str) -> None:
     written = b"".join(path.read_bytes() for path in files)
     assert run_key.encode() in written and b"learning_rate" in written  # group and config
     assert not leaks(written)
+
+
+# An epoch tracked online, in a process of its own (W&B reads its environment once a process).
+TRACK_ONLINE = """
+import sys
+from pathlib import Path
+from pricer.tracking import track_epoch
+
+with track_epoch("online", "pricer", "run", 1, {}, Path(sys.argv[1]), api_key=sys.argv[2]):
+    pass
+"""
+
+
+def test_the_wandb_key_is_never_written_to_disk_online(tmp_path):
+    home, run_dir = tmp_path / "home", tmp_path / "run"
+    home.mkdir()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "NETRC"))},
+        "HOME": str(home),
+        # Nothing listens on the discard port: W&B fails fast, after it has handled the key.
+        "WANDB_BASE_URL": "http://127.0.0.1:9",
+        "WANDB_INIT_TIMEOUT": "5",
+    }
+    tracked = subprocess.run(
+        [sys.executable, "-c", TRACK_ONLINE, str(run_dir), WANDB_API_KEY],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert tracked.returncode != 0 and "127.0.0.1:9" in tracked.stderr  # it did try to log in
+    assert not leaks(tracked.stdout + tracked.stderr)
+    written = [path for root in (home, run_dir) for path in files_under(root)]
+    assert not [path for path in written if leaks(path.read_bytes())]  # ~/.netrc included
