@@ -1,0 +1,191 @@
+"""One epoch of a training run as one rank of a torchrun group, reported through Dagster Pipes.
+
+    torchrun --standalone --nproc_per_node 2 -m pricer.distributed epoch.json
+
+Every rank runs train_epoch, the in-process path's own function. Launched by torchrun, the
+Trainer wraps the model in DistributedDataParallel itself (gloo on the CPU, NCCL on GPUs), gives
+each rank its share of every global batch and averages the gradients, so all ranks hold the same
+adapter after every step. Rank 0 alone saves the checkpoint (the Trainer does so) and reports
+the epoch through Pipes: metadata on the asset's materialization, and the whole EpochResult as a
+custom message for the asset's output. Outside Dagster, Pipes only warns and the epoch still runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pricer.items import Item
+from pricer.settings import TrainingSettings
+from pricer.training import EpochResult, Progress, train_epoch
+
+
+@dataclass(frozen=True)
+class EpochSpec:
+    """train_epoch's arguments, written to a file for every rank to read."""
+
+    model_path: str
+    train_items: list[Item]
+    eval_items: list[Item]
+    settings: TrainingSettings  # the run's, with its global batch size
+    epoch: int
+    output_dir: Path
+    resume_from: Path | None
+    device: str = "auto"
+    report_to: str = "none"
+    # When set, every rank saves its own adapter here after the epoch, so they can be compared.
+    rank_adapters_dir: Path | None = None
+
+    def to_json(self) -> str:
+        values = dataclasses.asdict(self)
+        for name in ("output_dir", "resume_from", "rank_adapters_dir"):
+            values[name] = str(values[name]) if values[name] is not None else None
+        return json.dumps(values)
+
+    @classmethod
+    def from_json(cls, text: str) -> EpochSpec:
+        values = json.loads(text)
+        for name in ("output_dir", "resume_from", "rank_adapters_dir"):
+            values[name] = Path(values[name]) if values[name] is not None else None
+        for name in ("train_items", "eval_items"):
+            values[name] = [Item(**item) for item in values[name]]
+        values["settings"] = TrainingSettings.from_dict(values["settings"])
+        return cls(**values)
+
+
+def rank_settings(settings: TrainingSettings, world_size: int) -> TrainingSettings:
+    """The run's settings for one of `world_size` ranks: each takes an equal share of the batch,
+    so the global batch, the number of steps and the schedule are those of one process."""
+    if settings.batch_size % world_size:
+        raise ValueError(
+            f"batch_size {settings.batch_size} does not split evenly over {world_size} processes"
+        )
+    return dataclasses.replace(settings, batch_size=settings.batch_size // world_size)
+
+
+def result_payload(result: EpochResult) -> dict:
+    """An EpochResult as JSON-ready values, the form a Pipes message carries."""
+    return {**dataclasses.asdict(result), "checkpoint_dir": str(result.checkpoint_dir)}
+
+
+def result_from_payload(payload: dict) -> EpochResult:
+    return EpochResult(
+        **{
+            **payload,
+            "checkpoint_dir": Path(payload["checkpoint_dir"]),
+            "step_losses": [tuple(pair) for pair in payload["step_losses"]],
+            "step_learning_rates": [tuple(pair) for pair in payload["step_learning_rates"]],
+        }
+    )
+
+
+def epoch_metadata(result: EpochResult, world_size: int) -> dict:
+    """What rank 0 reports on the asset's materialization, as Pipes metadata."""
+    return {
+        "train_loss": round(result.train_loss, 5),
+        "eval_loss": round(result.eval_loss, 5),
+        "learning_rate": result.learning_rate,
+        "steps": result.steps_this_epoch,
+        "global_step": result.global_step,
+        "tokens": result.tokens_this_epoch,
+        "wall_time_s": round(result.seconds, 1),
+        "setup_time_s": round(result.setup_seconds, 1),
+        "processes": world_size,
+        "checkpoint_dir": {"raw_value": str(result.checkpoint_dir), "type": "path"},
+    }
+
+
+def run_rank(spec: EpochSpec, progress: Progress | None) -> EpochResult:
+    """Train this rank's part of the epoch, and save its adapter if the spec asks."""
+    _use_own_gpu(spec.device)
+    capture = (
+        _PeftModelCapture(spec.rank_adapters_dir / f"rank-{_rank()}")
+        if spec.rank_adapters_dir is not None
+        else None
+    )
+    result = train_epoch(
+        spec.model_path,
+        spec.train_items,
+        spec.eval_items,
+        rank_settings(spec.settings, _world_size()),
+        spec.epoch,
+        spec.output_dir,
+        spec.resume_from,
+        spec.device,
+        spec.report_to,
+        progress,
+    )
+    if capture is not None:
+        capture.save()
+    return result
+
+
+def main(argv: list[str]) -> None:
+    from dagster_pipes import open_dagster_pipes
+
+    spec = EpochSpec.from_json(Path(argv[0]).read_text())
+    if _rank() == 0:
+        # Only rank 0 speaks to Dagster: one materialization and one log, whatever the group's size.
+        with open_dagster_pipes() as pipes:
+            result = run_rank(spec, progress=pipes.log.info)
+            pipes.report_asset_materialization(metadata=epoch_metadata(result, _world_size()))
+            pipes.report_custom_message(result_payload(result))
+    else:
+        run_rank(spec, progress=None)
+    _leave_group()
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))  # torchrun sets it; a plain process is rank 0 of 1
+
+
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _use_own_gpu(device: str) -> None:
+    import torch
+
+    # The 4-bit model loads on "cuda", the current device: make that this rank's own GPU.
+    if device != "cpu" and torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _leave_group() -> None:
+    import torch.distributed
+
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+class _PeftModelCapture:
+    """Keeps hold of the PEFT model the Trainer trains, seen at its first forward pass, so a rank
+    can save its own adapter after the epoch: train_epoch keeps its Trainer to itself, and the
+    Trainer saves on rank 0 only."""
+
+    def __init__(self, folder: Path) -> None:
+        from torch.nn.modules.module import register_module_forward_pre_hook
+
+        self.folder = folder
+        self.model = None
+        self._hook = register_module_forward_pre_hook(self._see)
+
+    def _see(self, module, args) -> None:
+        from peft import PeftModel
+
+        if isinstance(module, PeftModel):
+            self.model = module
+            self._hook.remove()
+
+    def save(self) -> None:
+        if self.model is None:
+            raise RuntimeError("the Trainer never ran the PEFT model forward: nothing to save")
+        self.model.save_pretrained(str(self.folder))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
