@@ -1,0 +1,144 @@
+"""The instance on a real PostgreSQL server, set up by docs/dagster-postgres.yaml: the tiny
+pipeline runs against it, and `dagster dev` serves the same run history, materializations and
+winner after its webserver and daemon are stopped and started again."""
+
+import contextlib
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from conftest import REPO, free_port, serving_dagster_dev
+from postgres_server import PostgresServer, running_postgres
+from test_webserver import WINNER_QUERY, entry_values, graphql
+
+from assets.epochs import adapter_key, checkpoint_key, scores_key
+from pipelines.launch import latest_metadata, prepare, train_new_run
+from pipelines.presets import TINY_DATASET, TINY_TRAINING
+
+DATABASE = "pricer"
+# One epoch is enough: what is under test is where the instance keeps what the run wrote.
+TRAINING = {**TINY_TRAINING, "epochs": 1}
+MATERIALIZED = [
+    "product_dataset",
+    "quantized_base_model",
+    "baseline_scores",
+    adapter_key(1),
+    checkpoint_key(1),
+    scores_key(1),
+    "best_checkpoint",
+    "quality_report",
+    # The champion asset joins this list when it lands; its pointer is then compared across the
+    # restart in `served_history`, as the chosen epoch is.
+]
+
+RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId jobName status } } } }"
+MATERIALIZATIONS_QUERY = """
+query ($asset: String!) {
+  assetOrError(assetKey: {path: [$asset]}) {
+    ... on Asset { assetMaterializations { runId partition timestamp } }
+  }
+}
+"""
+
+
+@dataclass
+class PostgresRun:
+    instance: dg.DagsterInstance
+    server: PostgresServer
+    run_key: str
+
+
+@pytest.fixture(scope="module")
+def postgres_run(tmp_path_factory, pricer_home, model_path) -> Iterator[PostgresRun]:
+    """A PostgreSQL server, an instance on it configured by the documented dagster.yaml, and one
+    tiny training run materialized there."""
+    home = tmp_path_factory.mktemp("dagster_home_postgres")
+    shutil.copy(REPO / "docs" / "dagster-postgres.yaml", home / "dagster.yaml")
+    patch = pytest.MonkeyPatch()
+    try:
+        with running_postgres(free_port()) as server:
+            server.create_database(DATABASE)
+            # Step processes and `dagster dev` inherit these, as a deployment's services would.
+            for name, value in {
+                "DAGSTER_HOME": str(home),
+                "PRICER_HOME": str(pricer_home),
+                "WANDB_MODE": "offline",
+                "DAGSTER_PG_HOST": server.host,
+                "DAGSTER_PG_PORT": str(server.port),
+                "DAGSTER_PG_DB": DATABASE,
+                "DAGSTER_PG_USERNAME": server.username,
+                "DAGSTER_PG_PASSWORD": server.password,
+            }.items():
+                patch.setenv(name, value)
+            with dg.DagsterInstance.get() as instance:
+                prepare(instance, TINY_DATASET)
+                run_key = train_new_run(instance, TRAINING)
+                yield PostgresRun(instance, server, run_key)
+    finally:
+        patch.undo()
+
+
+def recorded_runs(instance: dg.DagsterInstance) -> set[tuple[str, str, str]]:
+    return {(run.run_id, run.job_name, run.status.value) for run in instance.get_runs()}
+
+
+def served_history(url: str, run_key: str) -> dict:
+    """Every run, every materialization of the run's assets and the chosen epoch, as the
+    webserver serves them."""
+    runs = graphql(url, RUNS_QUERY, {})["runsOrError"]["results"]
+    materializations = {
+        asset: sorted(
+            (m["runId"], m["partition"], m["timestamp"])
+            for m in graphql(url, MATERIALIZATIONS_QUERY, {"asset": asset})["assetOrError"][
+                "assetMaterializations"
+            ]
+        )
+        for asset in MATERIALIZED
+    }
+    (winner,) = graphql(url, WINNER_QUERY, {"partition": run_key})["assetOrError"][
+        "assetMaterializations"
+    ]
+    return {
+        "runs": {(run["runId"], run["jobName"], run["status"]) for run in runs},
+        "materializations": materializations,
+        "chosen_epoch": entry_values(winner)["chosen_epoch"],
+    }
+
+
+def test_the_instance_keeps_its_history_in_postgres(postgres_run):
+    runs = recorded_runs(postgres_run.instance)
+    assert {job for _, job, _ in runs} == {"prepare", "training_run", "select_best"}
+    assert {status for _, _, status in runs} == {"SUCCESS"}
+    with (
+        contextlib.closing(postgres_run.server.connect(DATABASE)) as connection,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT run_id FROM runs")
+        assert {row[0] for row in cursor.fetchall()} == {run_id for run_id, _, _ in runs}
+    # Nothing went to the embedded SQLite storage instead.
+    assert not list(Path(postgres_run.instance.root_directory).rglob("*.db"))
+
+
+def test_history_survives_a_restart_of_dagster_dev(postgres_run):
+    instance, run_key = postgres_run.instance, postgres_run.run_key
+    with serving_dagster_dev(instance.root_directory) as url:
+        before = served_history(url, run_key)
+
+    assert before["runs"] == recorded_runs(instance)
+    for asset, served in before["materializations"].items():
+        recorded = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
+        assert served, f"{asset} is not served"
+        assert [(run_id, partition) for run_id, partition, _ in served] == sorted(
+            (record.run_id, record.partition_key) for record in recorded
+        )
+    assert (
+        before["chosen_epoch"]
+        == latest_metadata(instance, "best_checkpoint", run_key)["chosen_epoch"]
+    )
+
+    with serving_dagster_dev(instance.root_directory) as url:
+        after = served_history(url, run_key)
+    assert after == before
