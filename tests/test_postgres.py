@@ -1,6 +1,7 @@
 """The instance on a real PostgreSQL server, set up by docs/dagster-postgres.yaml: the tiny
-pipeline runs against it, and `dagster dev` serves the same run history, materializations and
-winner after its webserver and daemon are stopped and started again."""
+pipeline runs against it and challenges the champion, and `dagster dev` serves the same run
+history, materializations, winner and champion after its webserver and daemon are stopped and
+started again."""
 
 import contextlib
 import shutil
@@ -12,11 +13,13 @@ import dagster as dg
 import pytest
 from conftest import REPO, free_port, serving_dagster_dev
 from postgres_server import PostgresServer, running_postgres
-from test_webserver import WINNER_QUERY, entry_values, graphql
+from test_champion import promote, promoted
+from test_webserver import ENTRY_VALUES, WINNER_QUERY, entry_values, graphql
 
 from assets.epochs import adapter_key, checkpoint_key, scores_key
 from pipelines.launch import latest_metadata, prepare, train_new_run
 from pipelines.presets import TINY_DATASET, TINY_TRAINING
+from pricer.champion import pointer_path, read_champion
 
 DATABASE = "pricer"
 # One epoch is enough: what is under test is where the instance keeps what the run wrote.
@@ -30,17 +33,19 @@ MATERIALIZED = [
     scores_key(1),
     "best_checkpoint",
     "quality_report",
-    # The champion asset joins this list when it lands; its pointer is then compared across the
-    # restart in `served_history`, as the chosen epoch is.
+    "challenger",
 ]
+# Materialized only when the run's best checkpoint wins its challenge; the tiny run on a 2-core
+# CPU does not beat the median constant, so it may rightly be served empty.
+CHAMPION = "champion"
 
 RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId jobName status } } } }"
-MATERIALIZATIONS_QUERY = """
-query ($asset: String!) {
-  assetOrError(assetKey: {path: [$asset]}) {
-    ... on Asset { assetMaterializations { runId partition timestamp } }
-  }
-}
+MATERIALIZATIONS_QUERY = f"""
+query ($asset: String!) {{
+  assetOrError(assetKey: {{path: [$asset]}}) {{
+    ... on Asset {{ assetMaterializations {{ runId partition timestamp {ENTRY_VALUES} }} }}
+  }}
+}}
 """
 
 
@@ -49,12 +54,13 @@ class PostgresRun:
     instance: dg.DagsterInstance
     server: PostgresServer
     run_key: str
+    promoted: bool
 
 
 @pytest.fixture(scope="module")
 def postgres_run(tmp_path_factory, pricer_home, model_path) -> Iterator[PostgresRun]:
     """A PostgreSQL server, an instance on it configured by the documented dagster.yaml, and one
-    tiny training run materialized there."""
+    tiny training run materialized there, its best checkpoint put forward as the champion."""
     home = tmp_path_factory.mktemp("dagster_home_postgres")
     shutil.copy(REPO / "docs" / "dagster-postgres.yaml", home / "dagster.yaml")
     patch = pytest.MonkeyPatch()
@@ -76,7 +82,10 @@ def postgres_run(tmp_path_factory, pricer_home, model_path) -> Iterator[Postgres
             with dg.DagsterInstance.get() as instance:
                 prepare(instance, TINY_DATASET)
                 run_key = train_new_run(instance, TRAINING)
-                yield PostgresRun(instance, server, run_key)
+                won = promoted(promote(instance, run_key))
+                yield PostgresRun(instance, server, run_key, won)
+                if won:  # the session's other tests start with no champion
+                    pointer_path(pricer_home).unlink()
     finally:
         patch.undo()
 
@@ -86,17 +95,14 @@ def recorded_runs(instance: dg.DagsterInstance) -> set[tuple[str, str, str]]:
 
 
 def served_history(url: str, run_key: str) -> dict:
-    """Every run, every materialization of the run's assets and the chosen epoch, as the
-    webserver serves them."""
+    """Every run, every materialization (with its metadata) of the run's assets and of the
+    champion, and the chosen epoch, as the webserver serves them."""
     runs = graphql(url, RUNS_QUERY, {})["runsOrError"]["results"]
     materializations = {
-        asset: sorted(
-            (m["runId"], m["partition"], m["timestamp"])
-            for m in graphql(url, MATERIALIZATIONS_QUERY, {"asset": asset})["assetOrError"][
-                "assetMaterializations"
-            ]
-        )
-        for asset in MATERIALIZED
+        asset: graphql(url, MATERIALIZATIONS_QUERY, {"asset": asset})["assetOrError"][
+            "assetMaterializations"
+        ]
+        for asset in [*MATERIALIZED, CHAMPION]
     }
     (winner,) = graphql(url, WINNER_QUERY, {"partition": run_key})["assetOrError"][
         "assetMaterializations"
@@ -110,8 +116,16 @@ def served_history(url: str, run_key: str) -> dict:
 
 def test_the_instance_keeps_its_history_in_postgres(postgres_run):
     runs = recorded_runs(postgres_run.instance)
-    assert {job for _, job, _ in runs} == {"prepare", "training_run", "select_best"}
-    assert {status for _, _, status in runs} == {"SUCCESS"}
+    # A challenge that loses fails its blocking check, and so its run.
+    promotion = "SUCCESS" if postgres_run.promoted else "FAILURE"
+    assert sorted((job, status) for _, job, status in runs) == sorted(
+        {
+            "prepare": "SUCCESS",
+            "training_run": "SUCCESS",
+            "select_best": "SUCCESS",
+            "promote_champion": promotion,
+        }.items()
+    )
     with (
         contextlib.closing(postgres_run.server.connect(DATABASE)) as connection,
         connection.cursor() as cursor,
@@ -122,7 +136,7 @@ def test_the_instance_keeps_its_history_in_postgres(postgres_run):
     assert not list(Path(postgres_run.instance.root_directory).rglob("*.db"))
 
 
-def test_history_survives_a_restart_of_dagster_dev(postgres_run):
+def test_history_survives_a_restart_of_dagster_dev(postgres_run, pricer_home):
     instance, run_key = postgres_run.instance, postgres_run.run_key
     with serving_dagster_dev(instance.root_directory) as url:
         before = served_history(url, run_key)
@@ -130,10 +144,18 @@ def test_history_survives_a_restart_of_dagster_dev(postgres_run):
     assert before["runs"] == recorded_runs(instance)
     for asset, served in before["materializations"].items():
         recorded = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
-        assert served, f"{asset} is not served"
-        assert [(run_id, partition) for run_id, partition, _ in served] == sorted(
+        assert sorted((m["runId"], m["partition"]) for m in served) == sorted(
             (record.run_id, record.partition_key) for record in recorded
         )
+    for asset in MATERIALIZED:
+        assert before["materializations"][asset], f"{asset} is not served"
+    # The champion is served as the promotion left it: the revision its pointer names, or none.
+    champions = before["materializations"][CHAMPION]
+    if postgres_run.promoted:
+        (served_champion,) = champions
+        assert entry_values(served_champion)["revision"] == read_champion(pricer_home).revision
+    else:
+        assert champions == []
     assert (
         before["chosen_epoch"]
         == latest_metadata(instance, "best_checkpoint", run_key)["chosen_epoch"]
