@@ -35,8 +35,8 @@ MATERIALIZED = [
     "quality_report",
     "challenger",
 ]
-# Materialized only when the run's best checkpoint wins its challenge; the tiny run on a 2-core
-# CPU does not beat the median constant, so it may rightly be served empty.
+# Materialized only when the run's best checkpoint wins its challenge: one epoch of the tiny run
+# may or may not beat the median constant, so it may rightly be served empty.
 CHAMPION = "champion"
 
 RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId jobName status } } } }"
