@@ -1,4 +1,21 @@
-"""`pricer predict`: price product descriptions with a checkpoint from the hub.
+"""`pricer predict` and `pricer export`: use a checkpoint from the hub."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from pricer.export import DTYPES, export_merged, require_empty_folder
+from pricer.home import default_home
+from pricer.hub.base import CheckpointStore
+from pricer.runs import BEST_TAG, checkpoint_message
+
+PREDICT_HELP = """Price product descriptions with a checkpoint from the hub.
 
     pricer predict --run pricer-2026-11-24_07.37.58 "Acme kettle, 1.7 l, stainless steel"
     pricer predict --run pricer-2026-11-24_07.37.58 --epoch 3 --jsonl products.jsonl
@@ -8,17 +25,14 @@ A run's checkpoint defaults to the one its select_best job chose (tagged "best" 
 One price is printed per line, in input order; "nan" where the model wrote no number.
 """
 
-from __future__ import annotations
+EXPORT_HELP = """Save a checkpoint as a plain transformers model: its adapter merged into the base.
 
-import argparse
-import json
-import os
-import sys
-import tempfile
-from pathlib import Path
+    pricer export --run pricer-2026-11-24_07.37.58 merged/
+    pricer export --repo me/pricer-2026-11-24_07.37.58 --revision 4f0c2a1 --dtype float32 merged/
 
-from pricer.home import default_home
-from pricer.runs import BEST_TAG, checkpoint_message
+The checkpoint is chosen as for `pricer predict`. The folder gets safetensors and the tokenizer;
+AutoModelForCausalLM.from_pretrained(folder) loads it without PEFT.
+"""
 
 
 class UsageError(Exception):
@@ -37,18 +51,59 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pricer", description="Price products with pricer.")
     commands = parser.add_subparsers(required=True, metavar="command")
-    predict = commands.add_parser(
-        "predict",
-        help="price product descriptions with a checkpoint",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    predict = _command(
+        commands, "predict", "price product descriptions with a checkpoint", PREDICT_HELP, _predict
     )
-    predict.set_defaults(command=_predict)
     predict.add_argument("text", nargs="?", help="a product description")
     predict.add_argument(
         "--jsonl", type=Path, help="a file of JSON lines, each with a 'text' field"
     )
-    chosen = predict.add_argument_group("checkpoint")
+    _checkpoint_arguments(predict)
+    model = predict.add_argument_group("model")
+    model.add_argument(
+        "--weighted",
+        action="store_true",
+        help="the probability-weighted price instead of the greedy one",
+    )
+    model.add_argument("--max-text-tokens", type=int, default=160, help="text budget, as trained")
+    model.add_argument("--device", default="auto")
+    model.add_argument("--batch-size", type=int, default=32)
+
+    export = _command(
+        commands,
+        "export",
+        "save a checkpoint merged into its base, loadable without PEFT",
+        EXPORT_HELP,
+        _export,
+    )
+    export.add_argument("output", type=Path, help="a new (or empty) folder to write the model to")
+    _checkpoint_arguments(export)
+    export.add_argument(
+        "--dtype", choices=DTYPES, default="bfloat16", help="the merged weights' precision"
+    )
+    return parser
+
+
+def _command(
+    commands: argparse._SubParsersAction,
+    name: str,
+    summary: str,
+    manual: str,
+    run: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    command = commands.add_parser(
+        name,
+        help=summary,
+        description=manual,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.set_defaults(command=run)
+    return command
+
+
+def _checkpoint_arguments(command: argparse.ArgumentParser) -> None:
+    """How every command names its checkpoint, and the base it was trained on."""
+    chosen = command.add_argument_group("checkpoint")
     chosen.add_argument("--run", help="a training run's key: its repo in the hub")
     chosen.add_argument("--epoch", type=int, help="that run's checkpoint after this epoch")
     chosen.add_argument("--repo", help="a hub repo id, instead of --run")
@@ -59,44 +114,56 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("PRICER_HUB", "local"),
         help="the local git store under $PRICER_HOME/hub (default) or the Hugging Face Hub",
     )
-    model = predict.add_argument_group("model")
-    model.add_argument(
+    chosen.add_argument(
         "--base-model",
         default=os.environ.get("PRICER_BASE_MODEL", "embedded"),
         help="the base the adapter was trained on (default: $PRICER_BASE_MODEL, else embedded)",
     )
-    model.add_argument(
-        "--weighted",
-        action="store_true",
-        help="the probability-weighted price instead of the greedy one",
-    )
-    model.add_argument("--max-text-tokens", type=int, default=160, help="text budget, as trained")
-    model.add_argument("--device", default="auto")
-    model.add_argument("--batch-size", type=int, default=32)
-    return parser
 
 
 def _predict(args: argparse.Namespace) -> int:
     texts = _texts(args.text, args.jsonl)
-    store, repo_id, revision = _checkpoint(args)
     with tempfile.TemporaryDirectory(prefix="pricer-predict-") as scratch:
-        try:
-            adapter = store.download(repo_id, revision, Path(scratch) / "adapter")
-        except _not_found(args.hub) as error:
-            if revision == BEST_TAG:
-                raise UsageError(
-                    f"{repo_id} has no checkpoint tagged {BEST_TAG!r} yet (its select_best job "
-                    "has not run): pass --epoch or --revision"
-                ) from error
-            raise UsageError(f"{repo_id} has no revision {revision!r}") from error
+        adapter = _download(args, Path(scratch) / "adapter")
         from pricer.evaluation import load_for_pricing  # torch: once the input is known good
-        from pricer.model_source import resolve_base_model
 
-        base = resolve_base_model(args.base_model, default_home() / "models")
-        model, tokenizer = load_for_pricing(base, str(adapter), args.device)
+        model, tokenizer = load_for_pricing(_base_model(args), str(adapter), args.device)
     for price in _prices(model, tokenizer, texts, args):
         print("nan" if price is None else f"{price:.2f}")
     return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    try:
+        require_empty_folder(args.output)
+    except FileExistsError as error:
+        raise UsageError(str(error)) from error
+    with tempfile.TemporaryDirectory(prefix="pricer-export-") as scratch:
+        adapter = _download(args, Path(scratch) / "adapter")
+        export_merged(_base_model(args), adapter, args.output, args.dtype)
+    print(args.output)
+    return 0
+
+
+def _download(args: argparse.Namespace, dest: Path) -> Path:
+    """The chosen checkpoint's adapter, checked out to `dest`; every mistake is a UsageError."""
+    store, repo_id, revision = _checkpoint(args)
+    try:
+        return store.download(repo_id, revision, dest)
+    except _not_found(args.hub) as error:
+        if revision == BEST_TAG:
+            raise UsageError(
+                f"{repo_id} has no checkpoint tagged {BEST_TAG!r} yet (its select_best job "
+                "has not run): pass --epoch or --revision"
+            ) from error
+        raise UsageError(f"{repo_id} has no revision {revision!r}") from error
+
+
+def _base_model(args: argparse.Namespace) -> str:
+    """What from_pretrained takes for --base-model (the embedded model is converted once)."""
+    from pricer.model_source import resolve_base_model
+
+    return resolve_base_model(args.base_model, default_home() / "models")
 
 
 def _texts(text: str | None, jsonl: Path | None) -> list[str]:
@@ -126,7 +193,7 @@ def _texts(text: str | None, jsonl: Path | None) -> list[str]:
     return texts
 
 
-def _checkpoint(args: argparse.Namespace):
+def _checkpoint(args: argparse.Namespace) -> tuple[CheckpointStore, str, str]:
     """The store, repo id and revision the arguments name; every mistake is a UsageError."""
     if args.epoch is not None and args.revision is not None:
         raise UsageError("--epoch and --revision name a checkpoint each: give one of them")

@@ -1,4 +1,5 @@
-"""`pricer predict` as a person runs it: the installed console script, in a process of its own."""
+"""`pricer predict` and `pricer export` as a person runs them: the installed console script, in a
+process of its own."""
 
 import json
 import os
@@ -24,14 +25,18 @@ TEXTS = [
 ]
 
 
-def predict(home: Path, *args: str) -> subprocess.CompletedProcess:
+def pricer(home: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(PRICER), "predict", *args],
+        [str(PRICER), *args],
         capture_output=True,
         text=True,
         env={**os.environ, "PRICER_HOME": str(home)},
         timeout=600,
     )
+
+
+def predict(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return pricer(home, "predict", *args)
 
 
 def printed(done: subprocess.CompletedProcess) -> list[str]:
@@ -142,3 +147,24 @@ def test_mistakes_get_one_line_and_no_traceback(small_hub, args, message, monkey
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--run", "run-a", "--epoch", "3", "out"], "has no epoch 3; pushed epochs: 1, 2"),
+        (["--run", "run-a", "out"], "local/run-a has no checkpoint tagged 'best' yet"),
+        (["out"], "choose a checkpoint: --run RUN"),
+        (["--run", "run-a", "--epoch", "1", "taken"], "taken exists and is not an empty folder"),
+        (["--run", "run-a", "--epoch", "1", "--dtype", "int4", "out"], "invalid choice: 'int4'"),
+    ],
+)
+def test_export_mistakes_get_one_line_and_write_nothing(small_hub, args, message, monkeypatch):
+    monkeypatch.chdir(small_hub)
+    (small_hub / "taken").mkdir(exist_ok=True)
+    (small_hub / "taken" / "config.json").write_text("{}")
+    done = pricer(small_hub, "export", *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (small_hub / "out").exists()
