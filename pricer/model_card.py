@@ -1,39 +1,147 @@
-"""The Hugging Face model card (README.md with YAML front matter) pushed with each checkpoint."""
+"""The Hugging Face model card (README.md with YAML front matter) pushed with each checkpoint.
+
+The front matter is written by huggingface_hub's own ModelCardData, so the Hub reads its
+`model-index` (this checkpoint's validation and test scores) as it expects them.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
+from huggingface_hub import EvalResult, ModelCardData
+
+from pricer.metrics import HIT_DOLLARS, HIT_FRACTION, Scores
+from pricer.prompts import make_prompt
 from pricer.settings import TrainingSettings
+
+TAGS = ["pricer", "price-prediction", "peft", "lora", "qlora"]
+TASK = "text-generation"
+DATASET_TYPE = "pricer-products"
+SPLITS = ("validation", "test")
+HIT_RULE = f"within ${HIT_DOLLARS:.0f} or {HIT_FRACTION:.0%} of the true price"
+# The model-index metric for each Scores field: (metric type, metric name).
+METRICS = {
+    "mean_abs_error": ("mae", "Mean absolute error ($)"),
+    "rmsle": ("rmsle", "RMSLE"),
+    "hit_rate": ("hit_rate", f"Hit rate ({HIT_RULE})"),
+}
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    validation: Scores
+    test: Scores
 
 
 def model_card(
-    base_model: str, run_key: str, epoch: int, settings: TrainingSettings, train_loss: float
+    base_model: str,
+    run_key: str,
+    settings: TrainingSettings,
+    history: list[EpochRecord],
+    dataset_version: str = "",
 ) -> str:
+    """history[-1] is the checkpoint this card goes with; earlier records are the run's earlier
+    epochs."""
+    if not history:
+        raise ValueError("a model card needs at least the epoch of its own checkpoint")
+    this = history[-1]
+    metadata = ModelCardData(
+        base_model=base_model,
+        library_name="peft",
+        pipeline_tag=TASK,
+        tags=TAGS,
+        model_name=f"{run_key}-epoch-{this.epoch}",
+        eval_results=_eval_results(this, dataset_version),
+    )
+    body = _body(base_model, run_key, settings, history, dataset_version)
+    return f"---\n{metadata.to_yaml()}\n---\n\n{body}"
+
+
+def _eval_results(record: EpochRecord, dataset_version: str) -> list[EvalResult]:
+    return [
+        EvalResult(
+            task_type=TASK,
+            task_name="Price prediction",
+            dataset_type=DATASET_TYPE,
+            dataset_name=f"pricer curated products ({split})",
+            dataset_split=split,
+            dataset_revision=dataset_version or None,
+            metric_type=metric_type,
+            metric_name=metric_name,
+            metric_value=getattr(getattr(record, split), field),
+        )
+        for split in SPLITS
+        for field, (metric_type, metric_name) in METRICS.items()
+    ]
+
+
+def _body(
+    base_model: str,
+    run_key: str,
+    settings: TrainingSettings,
+    history: list[EpochRecord],
+    dataset_version: str,
+) -> str:
+    this = history[-1]
     hyperparameters = json.dumps(settings.as_dict(), indent=2)
-    return f"""---
-base_model: {base_model}
-library_name: peft
-pipeline_tag: text-generation
-tags:
-- pricer
-- qlora
-- lora
-- price-prediction
----
+    data = f" (dataset version `{dataset_version}`)" if dataset_version else ""
+    return f"""# {run_key}, epoch {this.epoch}
 
-# {run_key}, epoch {epoch}
+A LoRA adapter trained by pricer with QLoRA: `{base_model}` loaded in
+4-bit NF4, and this adapter trained over it to read a product's description and write its price.
+It is the checkpoint after epoch {this.epoch} of training run `{run_key}`.
 
-A LoRA adapter trained by pricer to predict a product's price from its description, on top of
-`{base_model}` quantized to 4-bit NF4. Prompt it with
-`How much does this cost to the nearest dollar?\\n\\n<description>\\n\\nPrice is $`.
+## How to prompt it
 
-Training loss over epoch {epoch}: {train_loss:.4f}. Validation and test scores are recorded by the
-run's scores assets.
+Give it the description in this prompt, and let it continue (greedy decoding; a few new tokens
+are enough):
+
+```text
+{make_prompt("<product description>")}
+```
+
+It answers with the price in whole dollars, such as `129.00`; the price is the first number it
+writes. pricer runs it with `pricer predict --run {run_key} --epoch {this.epoch} "<description>"`,
+and `pricer export` saves it merged into the base as a plain transformers model.
+
+## Scores of this checkpoint
+
+Mean absolute error in dollars, root mean squared log error, and hits: guesses {HIT_RULE}.
+
+| split | $ error | RMSLE | hits | items | no number |
+|:---|---:|---:|---:|---:|---:|
+{_scores_row("validation", this.validation)}
+{_scores_row("test", this.test)}
+
+## Every epoch of the run so far
+
+| epoch | train loss | validation $ error | validation RMSLE | validation hits | test $ error |
+|---:|---:|---:|---:|---:|---:|
+{chr(10).join(_epoch_row(record) for record in history)}
 
 ## Training hyperparameters
+
+Trained on pricer's curated split of product prices{data}.
 
 ```json
 {hyperparameters}
 ```
 """
+
+
+def _scores_row(split: str, scores: Scores) -> str:
+    return (
+        f"| {split} | {scores.mean_abs_error:.2f} | {scores.rmsle:.3f} | {scores.hit_rate:.1%} "
+        f"| {scores.count} | {scores.no_number} |"
+    )
+
+
+def _epoch_row(record: EpochRecord) -> str:
+    validation = record.validation
+    return (
+        f"| {record.epoch} | {record.train_loss:.4f} | {validation.mean_abs_error:.2f} "
+        f"| {validation.rmsle:.3f} | {validation.hit_rate:.1%} | {record.test.mean_abs_error:.2f} |"
+    )
