@@ -60,7 +60,7 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
                 float(m["validation_rmsle"]),
                 float(m["validation_hit_rate"]),
                 float(m["test_error"]),
-                str(m["revision"]),
+                str(m["card_revision"]),
             )
             for epoch, m in scored.items()
         ]
@@ -71,7 +71,8 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
         best = BestCheckpoint(
             run_key=run_key,
             epoch=chosen,
-            revision=HubRevision(repo_id, str(winner["revision"]), str(pushed["commit"])),
+            # The winner's newest commit: its adapter with the model card that carries its scores.
+            revision=HubRevision(repo_id, str(winner["card_revision"]), str(winner["card_commit"])),
             validation_error=float(winner["validation_error"]),
             test_error=float(winner["test_error"]),
             overfitting_onset=onset,

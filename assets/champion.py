@@ -59,7 +59,7 @@ def challenger(
         )
     candidate = ChampionPointer(
         repo_id=str(pushed["repo_id"]),
-        revision=str(pushed["revision"]),
+        revision=str(scored["card_revision"]),  # the adapter with its model card
         run_key=run_key,
         epoch=epoch,
         hub=hub.kind,

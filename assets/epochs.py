@@ -10,22 +10,28 @@ from pathlib import Path
 import dagster as dg
 
 from assets.config import TrainingRunConfig
-from assets.metadata import image, latest_metadata, tracking_link
+from assets.metadata import image, latest_metadata, recorded_scores, tracking_link
 from assets.metadata import scores as scores_metadata
 from assets.partitions import training_runs
 from pricer.dataset import CuratedDataset
+from pricer.hub.base import ADAPTER_FILES
+from pricer.hub.files import copy_files
+from pricer.model_card import EpochRecord as CardRecord
 from pricer.model_card import model_card
 from pricer.plots import loss_curve, truth_vs_guess
 from pricer.predictions import from_evaluation, save_predictions
+from pricer.preflight import check_run_fits
 from pricer.runs import (
     BaseModelSpec,
     CheckpointScores,
     PushedCheckpoint,
     TrainedEpoch,
     checkpoint_message,
+    model_card_message,
 )
 from pricer.selection import EpochRecord, should_stop_early
 from pricer.settings import TrainingSettings
+from pricer.splits import Splits
 from pricer.tracking import track_epoch
 from resources import ComputeResource, HubResource, TrackerResource
 
@@ -119,7 +125,15 @@ def _adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
             quantized_base_model: BaseModelSpec,
         ):
             settings = config.settings()
-            settings.validate(max_epochs)  # before any model is loaded
+            # Before any model is loaded: settings alone, then against the data and the model's
+            # config (no weights).
+            settings.validate(max_epochs)
+            check_run_fits(
+                settings,
+                len(product_dataset.splits.train),
+                quantized_base_model.path,
+                compute.device,
+            )
             yield from train(
                 context, tracker, compute, product_dataset, quantized_base_model, settings, None
             )
@@ -247,29 +261,29 @@ def _checkpoint_asset(epoch: int) -> dg.AssetsDefinition:
         partitions_def=training_runs,
         group_name=epoch_group(epoch),
         kinds={"huggingface"},
-        code_version="1",
+        code_version="2",
         tags=epoch_tags(epoch),
         description=f"Epoch {epoch}'s adapter pushed as one commit to the training run's hub repo "
-        "(PEFT format plus a model card), loadable again by its revision.",
+        "in PEFT format, loadable again by its revision; its scores add the model card on top.",
     )
     def hub_checkpoint(
         context: dg.AssetExecutionContext,
         hub: HubResource,
+        compute: ComputeResource,
         trained: TrainedEpoch,
-        quantized_base_model: BaseModelSpec,
     ) -> dg.Output[PushedCheckpoint]:
-        card = model_card(
-            quantized_base_model.name, trained.run_key, epoch, trained.settings, trained.train_loss
-        )
-        (Path(trained.checkpoint_dir) / "README.md").write_text(card)
+        # The adapter alone: the trainer's folder also holds PEFT's own card, and the model card
+        # worth pushing needs the scores this checkpoint has yet to get.
+        staged = compute.run_dir(trained.run_key) / "push" / f"epoch_{epoch}"
+        copy_files(Path(trained.checkpoint_dir), staged, ADAPTER_FILES)
         store = hub.store()
         repo_id = store.ensure_repo(trained.run_key)
-        revision = store.push_folder(
-            repo_id, Path(trained.checkpoint_dir), checkpoint_message(trained.run_key, epoch)
-        )
+        revision = store.push_folder(repo_id, staged, checkpoint_message(trained.run_key, epoch))
         context.log.info(f"pushed epoch {epoch} to {repo_id}@{revision.revision[:12]}")
         return dg.Output(
-            PushedCheckpoint(trained.run_key, epoch, revision, trained.train_loss),
+            PushedCheckpoint(
+                trained.run_key, epoch, revision, trained.train_loss, trained.settings
+            ),
             data_version=dg.DataVersion(revision.revision),
             metadata={
                 "epoch": epoch,
@@ -288,11 +302,12 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
         ins={"pushed": dg.AssetIn(checkpoint_key(epoch))},
         partitions_def=training_runs,
         group_name=epoch_group(epoch),
-        kinds={"pytorch"},
-        code_version="1",
+        kinds={"pytorch", "huggingface"},
+        code_version="2",
         tags=epoch_tags(epoch),
         description=f"Epoch {epoch}'s checkpoint, loaded back from the hub by revision and scored "
-        "on the validation and test splits: $ error, RMSLE, hits, outputs with no number.",
+        "on the validation and test splits ($ error, RMSLE, hits, outputs with no number); the "
+        "scores then go to the hub as the checkpoint's model card, in a commit of their own.",
     )
     def checkpoint_scores(
         context: dg.AssetExecutionContext,
@@ -306,11 +321,9 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
 
         run_dir = compute.run_dir(pushed.run_key)
         splits = product_dataset.splits
-        local = hub.store().download(
-            pushed.revision.repo_id,
-            pushed.revision.revision,
-            run_dir / "revisions" / pushed.revision.revision,
-        )
+        store = hub.store()
+        repo_id, scored_revision = pushed.revision.repo_id, pushed.revision.revision
+        local = store.download(repo_id, scored_revision, run_dir / "revisions" / scored_revision)
         results = evaluate_model(
             quantized_base_model.path,
             {"validation": splits.validation, "test": splits.test},
@@ -326,10 +339,25 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
             run_dir / "predictions" / f"epoch_{epoch}.json",
             {split: from_evaluation(evaluation) for split, evaluation in results.items()},
         )
+
+        history = _card_history(context, pushed.run_key, epoch, splits)
+        history.append(CardRecord(epoch, pushed.train_loss, validation.scores, test.scores))
+        carded = run_dir / "cards" / f"epoch_{epoch}"
+        copy_files(local, carded, ADAPTER_FILES)
+        (carded / "README.md").write_text(
+            model_card(
+                quantized_base_model.name,
+                pushed.run_key,
+                pushed.settings,
+                history,
+                product_dataset.version,
+            )
+        )
+        card = store.push_folder(repo_id, carded, model_card_message(pushed.run_key, epoch))
         return dg.Output(
             CheckpointScores(
                 epoch,
-                pushed.revision,
+                card,
                 pushed.train_loss,
                 validation.scores,
                 test.scores,
@@ -338,7 +366,10 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
             ),
             metadata={
                 "epoch": epoch,
-                "revision": pushed.revision.revision,
+                "revision": scored_revision,
+                # The checkpoint with its card: what best_checkpoint tags and users load.
+                "card_revision": card.revision,
+                "card_commit": dg.MetadataValue.url(card.url),
                 "train_loss": dg.MetadataValue.float(round(pushed.train_loss, 5)),
                 **scores_metadata("validation", validation.scores),
                 **scores_metadata("test", test.scores),
@@ -359,3 +390,22 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
         )
 
     return checkpoint_scores
+
+
+def _card_history(
+    context: dg.AssetExecutionContext, run_key: str, epoch: int, splits: Splits
+) -> list[CardRecord]:
+    """The scores earlier epochs recorded, for the per-epoch table in this epoch's card."""
+    history = []
+    for earlier in range(1, epoch):
+        found = latest_metadata(context, scores_key(earlier), run_key)
+        if found:
+            history.append(
+                CardRecord(
+                    earlier,
+                    float(found["train_loss"]),
+                    recorded_scores(found, "validation", len(splits.validation)),
+                    recorded_scores(found, "test", len(splits.test)),
+                )
+            )
+    return history

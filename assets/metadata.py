@@ -40,6 +40,17 @@ def scores(prefix: str, value: Scores) -> dict[str, dg.MetadataValue]:
     }
 
 
+def recorded_scores(metadata: dict[str, object], prefix: str, count: int) -> Scores:
+    """Scores back from the metadata `scores` wrote (rounded as recorded)."""
+    return Scores(
+        mean_abs_error=float(metadata[f"{prefix}_error"]),  # type: ignore[arg-type]
+        rmsle=float(metadata[f"{prefix}_rmsle"]),  # type: ignore[arg-type]
+        hit_rate=float(metadata[f"{prefix}_hit_rate"]),  # type: ignore[arg-type]
+        no_number=int(metadata[f"{prefix}_no_number"]),  # type: ignore[arg-type]
+        count=count,
+    )
+
+
 def latest_metadata(
     context: dg.AssetExecutionContext, asset: str, partition: str
 ) -> dict[str, object] | None:

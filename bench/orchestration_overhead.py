@@ -82,8 +82,11 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
     from pricer.curation import CurationRules
     from pricer.dataset import build_dataset
     from pricer.evaluation import evaluate_model
+    from pricer.hub.base import ADAPTER_FILES
+    from pricer.hub.files import copy_files
     from pricer.hub.local_git import LocalGitStore
     from pricer.lora import find_target_modules
+    from pricer.model_card import EpochRecord as CardRecord
     from pricer.model_card import model_card
     from pricer.model_source import EMBEDDED, resolve_base_model
     from pricer.plots import loss_curve, price_histogram, truth_vs_guess, validation_curve
@@ -120,7 +123,7 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
 
     store = LocalGitStore(work / "hub")
     repo_id = store.ensure_repo("direct-run")
-    records, checkpoint, losses, rates, ends = [], None, [], [], []
+    records, history, checkpoint, losses, rates, ends = [], [], None, [], [], []
     for epoch in range(1, settings.epochs + 1):
         with track_epoch("offline", "pricer", "direct-run", epoch, settings.as_dict(), work) as run:
             result = train_epoch(
@@ -137,13 +140,18 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
         losses, rates = losses + result.step_losses, rates + result.step_learning_rates
         ends.append(result.global_step)
         loss_curve(losses, rates, ends)
-        card = model_card("SmolLM2-135M-Instruct", "direct-run", epoch, settings, result.train_loss)
-        (checkpoint / "README.md").write_text(card)
-        pushed = store.push_folder(repo_id, checkpoint, f"direct-run: epoch {epoch}")
+        # As the assets do: the adapter's commit, scored from the hub, then its card's commit.
+        staged = copy_files(checkpoint, work / "push" / f"epoch_{epoch}", ADAPTER_FILES)
+        pushed = store.push_folder(repo_id, staged, f"direct-run: epoch {epoch}")
         local = store.download(repo_id, pushed.revision, work / "revisions" / pushed.revision)
         scored = evaluate_model(path, held_out, adapter_dir=str(local), weighted=True)
-        validation = scored["validation"]
+        validation, test = scored["validation"], scored["test"]
         truth_vs_guess(validation.truths, validation.guesses, f"epoch {epoch}")
+        history.append(CardRecord(epoch, result.train_loss, validation.scores, test.scores))
+        carded = copy_files(local, work / "cards" / f"epoch_{epoch}", ADAPTER_FILES)
+        card = model_card("SmolLM2-135M-Instruct", "direct-run", settings, history, dataset.version)
+        (carded / "README.md").write_text(card)
+        store.push_folder(repo_id, carded, f"direct-run: epoch {epoch}\n\nModel card.")
         records.append(EpochRecord(epoch, result.train_loss, validation.scores.mean_abs_error))
     chosen, onset = best_epoch(records), overfitting_onset(records)
     validation_curve(

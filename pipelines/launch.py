@@ -66,6 +66,24 @@ def train_new_run(instance: dg.DagsterInstance, training_config: dict) -> str:
     return run_key
 
 
+def resume_training_run(instance: dg.DagsterInstance, run_id: str) -> str:
+    """Re-execute an interrupted training run from its first unfinished step, with its own
+    config and partition, then choose its best checkpoint; returns the run's key."""
+    run_key = instance.get_run_by_id(run_id).tags["dagster/partition"]
+    with dg.execute_job(
+        dg.reconstructable(training_run_job),
+        instance=instance,
+        reexecution_options=dg.ReexecutionOptions.from_failure(run_id, instance),
+        # The partition is not carried over by re-execution from Python; without it every
+        # partitioned step would fail.
+        tags={"dagster/partition": run_key},
+    ) as result:
+        if not result.success:
+            raise RuntimeError(f"training_run failed again: see the UI, run {result.run_id}")
+    execute(select_best_job, instance, partition_key=run_key)
+    return run_key
+
+
 def check_passed(
     instance: dg.DagsterInstance, asset: str, check: str, partition: str
 ) -> bool | None:

@@ -18,6 +18,12 @@ def checkpoint_message(run_key: str, epoch: int) -> str:
     return f"{run_key}: epoch {epoch}"
 
 
+def model_card_message(run_key: str, epoch: int) -> str:
+    """The epoch's second commit adds its model card, scores included. Its subject is the
+    checkpoint's, so finding an epoch by message finds this, its newest commit, first."""
+    return f"{checkpoint_message(run_key, epoch)}\n\nModel card with validation and test scores."
+
+
 @dataclass(frozen=True)
 class BaseModelSpec:
     """Enough to load the quantized base again; the model itself never travels between steps."""
@@ -47,6 +53,7 @@ class PushedCheckpoint:
     epoch: int
     revision: HubRevision
     train_loss: float
+    settings: TrainingSettings
 
 
 @dataclass(frozen=True)

@@ -35,24 +35,38 @@ from resources import BaseModelResource, ComputeResource, TrackerResource
         ({"batch_size": 0}, "batch_size"),
         ({"gradient_accumulation_steps": 0}, "gradient_accumulation_steps"),
         ({"target_modules": []}, "at least one target module"),
+        ({"batch_size": 10_000}, r"batch_size=10000 is larger than the training split"),
     ],
 )
 def test_bad_training_config_fails_before_a_model_loads(change, message, tmp_path, tokenizer):
-    first_epoch = next(a for a in epoch_assets if a.key.path[-1] == "lora_adapter_epoch_1")
     # A base model that does not exist: were validation not first, loading it would fail instead.
     missing = BaseModelSpec("nowhere", "nowhere", str(tmp_path / "no-model"))
-    context = dg.build_asset_context(partition_key="pricer-2026-11-24_10.00.00")
     with pytest.raises(ValueError, match=message):
-        list(
-            first_epoch(
-                context=context,
-                config=TrainingRunConfig(**change),
-                tracker=TrackerResource(mode="disabled"),
-                compute=ComputeResource(work_dir=str(tmp_path)),
-                product_dataset=build_dataset("embedded", tokenizer, CurationRules(), 5, 5, 1, 40),
-                quantized_base_model=missing,
-            )
+        _first_epoch(TrainingRunConfig(**change), missing, tmp_path, tokenizer)
+
+
+def test_an_unknown_target_module_fails_the_first_epoch_from_the_config_alone(
+    model_path, tmp_path, tokenizer
+):
+    base = BaseModelSpec("embedded", "embedded", model_path)
+    config = TrainingRunConfig(target_modules=["q_proj", "no_such_proj"])
+    with pytest.raises(ValueError, match="no_such_proj"):
+        _first_epoch(config, base, tmp_path, tokenizer)
+
+
+def _first_epoch(config: TrainingRunConfig, base: BaseModelSpec, tmp_path: Path, tokenizer) -> None:
+    first_epoch = next(a for a in epoch_assets if a.key.path[-1] == "lora_adapter_epoch_1")
+    context = dg.build_asset_context(partition_key="pricer-2026-11-24_10.00.00")
+    list(
+        first_epoch(
+            context=context,
+            config=config,
+            tracker=TrackerResource(mode="disabled"),
+            compute=ComputeResource(work_dir=str(tmp_path)),
+            product_dataset=build_dataset("embedded", tokenizer, CurationRules(), 5, 5, 1, 40),
+            quantized_base_model=base,
         )
+    )
 
 
 def test_unknown_target_module_fails_at_the_base_model(pricer_home, model_path):

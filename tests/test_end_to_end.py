@@ -52,24 +52,37 @@ def test_lineage_runs_adapter_to_checkpoint_to_scores(trained_run):
     )
 
 
-def test_one_hub_commit_per_epoch_and_revisions_load_back(trained_run, pricer_home, model_path):
+def test_each_epoch_is_an_adapter_commit_then_its_card_commit(trained_run, pricer_home, model_path):
     instance, run_key, epochs = trained_run.instance, trained_run.run_key, trained_run.epochs
-    pushed = [latest_metadata(instance, f"hub_checkpoint_epoch_{e}", run_key) for e in (1, epochs)]
+    pushed = [
+        latest_metadata(instance, f"hub_checkpoint_epoch_{e}", run_key)
+        for e in range(1, epochs + 1)
+    ]
+    scored = [latest_metadata(instance, f"scores_epoch_{e}", run_key) for e in range(1, epochs + 1)]
     store = LocalGitStore(pricer_home / "hub")
     repo_id = pushed[0]["repo_id"]
     assert repo_id.endswith(run_key)
-    assert store.list_revisions(repo_id)[::-1] == [p["revision"] for p in pushed]
-
-    dataset = _load(instance, "product_dataset")
-    items = dataset.splits.validation[:6]
-    trained = _load(instance, f"lora_adapter_epoch_{epochs}", run_key)
-    downloaded = store.download(repo_id, pushed[-1]["revision"], pricer_home / "reloaded")
-    assert {p.name for p in downloaded.iterdir()} == {
+    commits = [(p["revision"], s["card_revision"]) for p, s in zip(pushed, scored, strict=True)]
+    assert store.list_revisions(repo_id)[::-1] == [c for pair in commits for c in pair]
+    adapter_only = store.download(repo_id, pushed[-1]["revision"], pricer_home / "adapter_only")
+    carded = store.download(repo_id, scored[-1]["card_revision"], pricer_home / "carded")
+    assert {p.name for p in adapter_only.iterdir()} == {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+    }
+    assert {p.name for p in carded.iterdir()} == {
         "adapter_config.json",
         "adapter_model.safetensors",
         "README.md",
     }
-    from_hub = evaluate_model(model_path, {"v": items}, adapter_dir=str(downloaded))["v"]
+    # The card commit adds the card and changes nothing that was scored.
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        assert (carded / name).read_bytes() == (adapter_only / name).read_bytes()
+
+    dataset = _load(instance, "product_dataset")
+    items = dataset.splits.validation[:6]
+    trained = _load(instance, f"lora_adapter_epoch_{epochs}", run_key)
+    from_hub = evaluate_model(model_path, {"v": items}, adapter_dir=str(adapter_only))["v"]
     from_trainer = evaluate_model(
         model_path, {"v": items}, adapter_dir=str(trained.checkpoint_dir)
     )["v"]
@@ -77,7 +90,7 @@ def test_one_hub_commit_per_epoch_and_revisions_load_back(trained_run, pricer_ho
     # Different epochs are different adapters.
     first = store.download(repo_id, pushed[0]["revision"], pricer_home / "reloaded_first")
     assert (first / "adapter_model.safetensors").read_bytes() != (
-        downloaded / "adapter_model.safetensors"
+        adapter_only / "adapter_model.safetensors"
     ).read_bytes()
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Protocol
 
 # The files PEFT needs to load an adapter, plus the model card; trainer state stays local.
-CHECKPOINT_FILES = ("adapter_config.json", "adapter_model.safetensors", "README.md")
+# What PEFT needs to load an adapter; a checkpoint adds its model card once it has been scored.
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+CHECKPOINT_FILES = (*ADAPTER_FILES, "README.md")
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,13 @@ class HuggingFaceStore:
         _require_online("push a checkpoint")
         if not any((Path(folder) / name).is_file() for name in CHECKPOINT_FILES):
             raise FileNotFoundError(f"none of {CHECKPOINT_FILES} in {folder}")
+        # The Hub keeps a commit's subject and body apart, as git's first line and the rest.
+        subject, _, body = message.partition("\n\n")
         info = self._api.upload_folder(
             repo_id=repo_id,
             folder_path=folder,
-            commit_message=message,
+            commit_message=subject,
+            commit_description=body or None,
             allow_patterns=list(CHECKPOINT_FILES),
             # A checkpoint is a snapshot, as in the local store: drop checkpoint files it lacks.
             delete_patterns=list(CHECKPOINT_FILES),
