@@ -65,6 +65,7 @@ def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
     monkeypatch.setenv("PRICER_HOME", str(pricer_home))
     monkeypatch.setenv("WANDB_MODE", "offline")
     shipped = yaml.safe_load((REPO / "docs" / "dagster.yaml").read_text())
+    (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster"), overrides=shipped) as instance:
         monkeypatch.setenv("DAGSTER_HOME", instance.root_directory)
         # The two inputs training needs; the baselines are not part of this story.
