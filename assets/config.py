@@ -42,6 +42,9 @@ class TrainingRunConfig(LoraConfig):
         default=_RECIPE.length_grouped, description="batch items of similar length: less padding"
     )
     seed: int = _RECIPE.seed
+    save_steps: int = Field(
+        default=_RECIPE.save_steps, description="a step checkpoint every this many steps"
+    )
     early_stopping_patience: int = Field(
         default=_RECIPE.early_stopping_patience,
         description="stop after this many epochs of overfitting; 0 trains them all",

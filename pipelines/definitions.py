@@ -45,6 +45,9 @@ training_run_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*epoch_assets),
     partitions_def=training_runs,
     config={"execution": {"config": {"multiprocess": {"max_concurrent": 1}}}},
+    # A preempted (killed) epoch fails its run; with run_retries on (docs/dagster.yaml), the
+    # daemon re-executes it from failure and the epoch resumes from its last step checkpoint.
+    tags={"dagster/max_retries": "5", "dagster/retry_strategy": "FROM_FAILURE"},
     description="Train a run epoch by epoch, push each checkpoint to the hub and score it.",
 )
 

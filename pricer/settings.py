@@ -26,6 +26,9 @@ class TrainingSettings:
     gradient_checkpointing: bool = False
     length_grouped: bool = False  # batches of similar lengths; pays only where lengths vary
     seed: int = 42
+    # A full checkpoint (adapter, optimizer, scheduler, RNG, trainer state) every this many steps:
+    # a killed epoch resumes from the last one and redoes at most this many steps.
+    save_steps: int = 50
     early_stopping_patience: int = 0  # 0: train every epoch, overfitting or not
     overfit_tolerance: float = DEFAULT_TOLERANCE
 
@@ -47,6 +50,8 @@ class TrainingSettings:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.early_stopping_patience < 0 or self.overfit_tolerance < 0:
             raise ValueError("early_stopping_patience and overfit_tolerance cannot be negative")
+        if self.save_steps < 1:
+            raise ValueError(f"save_steps must be at least 1, got {self.save_steps}")
         if self.max_length < 16:
             raise ValueError(f"max_length {self.max_length} leaves no room for a prompt")
 

@@ -4,6 +4,10 @@ Every epoch is trained by a Trainer built for the run's full length, so the warm
 schedule span all epochs; it stops at the end of epoch k and saves a checkpoint with optimizer,
 scheduler and RNG state. Epoch k+1 resumes from that checkpoint, so training epoch by epoch is the
 same training as one uninterrupted run (tests/test_training_resume.py shows it).
+
+Within an epoch, a checkpoint of the same kind is saved every `save_steps` steps. An attempt at
+epoch k that was killed leaves them behind, and the next attempt resumes from the newest instead
+of from the end of epoch k-1 (tests/test_preemption.py kills one at named points).
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from transformers import PrinterCallback, TrainerCallback
+from transformers import PrinterCallback, TrainerCallback, TrainerState
 
+from pricer import step_checkpoints
 from pricer.items import Item
 from pricer.lora import LoraSettings
+from pricer.pause_points import pause_at
 from pricer.prompts import make_completion, make_prompt
 from pricer.settings import TrainingSettings
 
@@ -91,7 +97,9 @@ def build_trainer(
         # Evaluating inside the loop would draw on the RNG after the checkpoint captured it, and a
         # resumed epoch would then differ from a continuous run: evaluate after training instead.
         eval_strategy="no",
-        save_strategy="epoch",
+        # Every save_steps steps, and at each epoch's end (_StopAfterEpoch asks for that one).
+        save_strategy="steps",
+        save_steps=settings.save_steps,
         logging_steps=1,
         include_num_input_tokens_seen="non_padding",
         report_to=report_to,
@@ -130,27 +138,42 @@ def train_epoch(
     progress: Progress | None = None,
 ) -> EpochResult:
     """Train until the end of epoch `epoch`, resuming from `resume_from` (a checkpoint saved at
-    the end of an earlier epoch of the same run) or from scratch."""
+    the end of an earlier epoch of the same run) or from scratch.
+
+    The epoch's checkpoints go to `output_dir/epoch_<epoch>`. If an earlier attempt at this epoch
+    was killed, training resumes from the newest checkpoint it left there instead.
+    """
     import torch
 
     started = time.perf_counter()
+    epoch_dir = output_dir / f"epoch_{epoch}"
+    step_checkpoints.discard_unpublished(epoch_dir)
+    left_behind = step_checkpoints.newest(epoch_dir)
     trainer = build_trainer(
         model_path,
         train_items,
         eval_items,
         settings,
-        output_dir,
+        epoch_dir,
         device,
         report_to,
-        callbacks=[_StopAfterEpoch(epoch), _ProgressReporter(progress, epoch)],
+        callbacks=[_StopAfterEpoch(epoch), _ProgressReporter(progress, epoch), _PausePoints()],
     )
     setup_seconds = time.perf_counter() - started
     previous_step = _global_step(resume_from)
     previous_tokens = _tokens_seen(resume_from)
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    start = left_behind or resume_from
+    if progress is not None:
+        progress(f"epoch {epoch}: from global step {_global_step(start)}, {_origin(start)}")
+    if left_behind is not None and _epochs_done(left_behind) >= epoch:
+        # Killed after its last step was saved: the trained epoch only needs evaluating.
+        trainer._load_from_checkpoint(str(left_behind))
+        trainer.state = TrainerState.load_from_json(str(left_behind / "trainer_state.json"))
+    else:
+        trainer.train(resume_from_checkpoint=str(start) if start else None)
     eval_loss = trainer.evaluate()["eval_loss"]
     state = trainer.state
-    checkpoint_dir = output_dir / f"checkpoint-{state.global_step}"
+    checkpoint_dir = epoch_dir / f"checkpoint-{state.global_step}"
     if not checkpoint_dir.exists():
         trainer.save_model(str(checkpoint_dir))
     del trainer
@@ -203,6 +226,16 @@ def _global_step(checkpoint: Path | None) -> int:
     return _trainer_state(checkpoint).get("global_step", 0)
 
 
+def _epochs_done(checkpoint: Path) -> float:
+    return _trainer_state(checkpoint).get("epoch", 0.0)
+
+
+def _origin(start: Path | None) -> str:
+    if start is None:
+        return "from scratch"
+    return f"resumed from {start.parent.name}/{start.name}"
+
+
 def _tokens_seen(checkpoint: Path | None) -> int:
     return _trainer_state(checkpoint).get("num_input_tokens_seen", 0)
 
@@ -247,7 +280,27 @@ def _exact_resume_trainer():
 
     class ExactResumeTrainer(SFTTrainer):
         """PEFT upcasts a reloaded adapter to fp32, while TRL trains QLoRA adapters in bf16.
-        Casting back keeps a resumed epoch exactly on the path of one continuous run."""
+        Casting back keeps a resumed epoch exactly on the path of one continuous run.
+
+        Checkpoints are written out of sight and published whole (pricer/step_checkpoints.py),
+        so a process killed mid-save never leaves one that looks complete."""
+
+        def _get_output_dir(self, trial) -> str:
+            return str(Path(self.args.output_dir) / step_checkpoints.UNPUBLISHED)
+
+        def _save_checkpoint(self, model, trial) -> None:
+            folder = Path(self.args.output_dir)
+            if (folder / f"checkpoint-{self.state.global_step}").exists():
+                return  # the epoch's last step was a save step too: saved already
+            super()._save_checkpoint(model, trial)
+            if self.args.should_save:  # the main process, under DDP
+                step_checkpoints.publish(folder, self.state.global_step)
+                step_checkpoints.prune(folder)
+
+        def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+            # The adapter is written, the optimizer not yet: a half-saved checkpoint.
+            pause_at("save", global_step=self.state.global_step)
+            super()._save_optimizer_and_scheduler(output_dir)
 
         def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
             dtypes = {n: p.dtype for n, p in self.model.named_parameters() if p.requires_grad}
@@ -266,9 +319,27 @@ class _StopAfterEpoch(TrainerCallback):
         self.epoch = epoch
 
     def on_epoch_end(self, args, state, control, **kwargs):
+        control.should_save = True  # every epoch ends on a checkpoint, whatever save_steps is
         if state.epoch is not None and round(state.epoch) >= self.epoch:
             control.should_training_stop = True
         return control
+
+
+class _PausePoints(TrainerCallback):
+    """Where the preemption test can stop training from outside (pricer/pause_points.py)."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        per_epoch = state.max_steps // state.num_train_epochs
+        epoch, done = divmod(state.global_step - 1, per_epoch)
+        done += 1  # steps of the current epoch, this one included
+        where = {"global_step": state.global_step, "epoch": epoch + 1}
+        if 3 * done > per_epoch:  # past the first third
+            pause_at("early_in_epoch", **where)
+        if 4 * done >= 3 * per_epoch:  # three quarters or more
+            pause_at("late_in_epoch", **where)
+
+    def on_prediction_step(self, args, state, control, **kwargs):
+        pause_at("evaluation", global_step=state.global_step)
 
 
 class _ProgressReporter(TrainerCallback):

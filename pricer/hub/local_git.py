@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from pricer.hub.base import CHECKPOINT_FILES, HubRevision
+from pricer.pause_points import pause_at
 
 # A fixed identity and no user or system config: commits work on a machine with no git setup, and
 # settings such as core.autocrlf cannot change the bytes that get checked out.
@@ -57,6 +58,8 @@ class LocalGitStore:
         if parent and _git(path, "rev-parse", f"{parent}^{{tree}}") == tree:
             return self._revision(repo_id, parent)
         commit = _git(path, "commit-tree", tree, "-m", message, *(["-p", parent] if parent else []))
+        # Everything is written but nothing published: a process killed here changes no revision.
+        pause_at("hub_push", commit=commit)
         self._move_branch(path, commit, parent)
         return self._revision(repo_id, commit)
 

@@ -1,0 +1,42 @@
+"""Named points where a training process can be made to stop and wait to be killed.
+
+Off unless `PRICER_PAUSE_AT` is set. It lists points, comma-separated, in the order they are to be
+reached, e.g. `PRICER_PAUSE_AT=early_in_epoch,save,hub_push`; `PRICER_PAUSE_DIR` names a folder.
+On reaching the first listed point that has not paused yet, the process writes
+`<PRICER_PAUSE_DIR>/<point>.json` (its pid, the point and where it stood) and blocks, so a test
+can SIGKILL it from outside, as a preempted machine would. A point whose file exists is passed,
+so the retried process goes on to the next one. The preemption test drives this; see
+docs/preemption.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+POINTS = ("early_in_epoch", "late_in_epoch", "save", "hub_push", "evaluation")
+# Nobody killed the process: fail loudly rather than hang a forgotten setting forever.
+_WAIT_S = float(os.environ.get("PRICER_PAUSE_SECONDS", "600"))
+
+
+def pause_at(point: str, **where: int | float | str) -> None:
+    """Block here if `point` is the next armed pause point; otherwise return at once."""
+    armed = [name.strip() for name in os.environ.get("PRICER_PAUSE_AT", "").split(",") if name]
+    if not armed:
+        return
+    unknown = sorted({*armed, point} - set(POINTS))
+    if unknown:
+        raise ValueError(f"unknown pause point(s) {unknown}; the points are {POINTS}")
+    folder = Path(os.environ["PRICER_PAUSE_DIR"])
+    waiting = [name for name in armed if not (folder / f"{name}.json").exists()]
+    if not waiting or waiting[0] != point:
+        return
+    marker = folder / f"{point}.json"
+    # Written under another name and renamed: whoever waits for it never reads half a file.
+    partial = marker.with_suffix(".partial")
+    partial.write_text(json.dumps({"point": point, "pid": os.getpid(), **where}))
+    partial.rename(marker)
+    time.sleep(_WAIT_S)
+    raise RuntimeError(f"paused at {point} for {_WAIT_S:.0f} s and was not killed")

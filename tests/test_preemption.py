@@ -1,0 +1,196 @@
+"""A training run killed with SIGKILL at five named points, each time retried from failure as the
+daemon retries it under the shipped dagster.yaml, finishes as the same training it would have
+been: no epoch starts over, no hub commit is lost or doubled, the losses are an uninterrupted
+run's."""
+
+import re
+import threading
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from pausing import arm, kill_when_paused
+
+from assets.config import TrainingRunConfig
+from pipelines.launch import latest_metadata
+from pricer.hub.local_git import LocalGitStore
+from pricer.runs import checkpoint_message
+from pricer.training import train_epoch
+
+REPO = Path(__file__).resolve().parents[1]
+DATASET = {
+    "catalogue_size": 80,
+    "max_text_tokens": 20,
+    "validation_size": 4,
+    "test_size": 4,
+    "train_size": 24,
+}
+TRAINING = {
+    "epochs": 2,
+    "batch_size": 4,  # 6 steps an epoch
+    "learning_rate": 1e-3,
+    "lora_r": 4,
+    "lora_alpha": 8,
+    "max_length": 64,
+    "save_steps": 2,
+}
+# In the order a run meets them: three kills in epoch 1, two in epoch 2.
+KILLS = ["early_in_epoch", "save", "hub_push", "late_in_epoch", "evaluation"]
+STARTED = re.compile(r"epoch (\d+): from global step (\d+)")
+
+
+class Attempt:
+    """One run of the training job on a thread of its own, as a run worker would run it."""
+
+    def __init__(self, target) -> None:
+        self.run_id: str | None = None
+        self.thread = threading.Thread(target=lambda: setattr(self, "run_id", target()))
+        self.thread.start()
+
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def finish(self) -> str:
+        self.thread.join()
+        assert self.run_id is not None, "the run raised instead of ending"
+        return self.run_id
+
+
+def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
+    tmp_path, pricer_home, model_path, monkeypatch
+):
+    from pipelines.launch import prepare_job, training_run_job
+
+    monkeypatch.setenv("PRICER_HOME", str(pricer_home))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    shipped = yaml.safe_load((REPO / "docs" / "dagster.yaml").read_text())
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster"), overrides=shipped) as instance:
+        monkeypatch.setenv("DAGSTER_HOME", instance.root_directory)
+        # The two inputs training needs; the baselines are not part of this story.
+        with dg.execute_job(
+            dg.reconstructable(prepare_job),
+            instance,
+            run_config={"ops": {"product_dataset": {"config": DATASET}}},
+            asset_selection=[dg.AssetKey("product_dataset"), dg.AssetKey("quantized_base_model")],
+        ) as prepared:
+            assert prepared.success
+        run_key = "preempted"
+        instance.add_dynamic_partitions("training_runs", [run_key])
+        job = dg.reconstructable(training_run_job)
+        tags = {"dagster/partition": run_key}
+
+        def first_run() -> str:
+            run_config = {"ops": {"lora_adapter_epoch_1": {"config": TRAINING}}}
+            with dg.execute_job(job, instance, run_config=run_config, tags=tags) as result:
+                return result.run_id
+
+        def retry(failed_id: str) -> str:
+            # What the daemon does with a failed run it will retry: re-execute it from failure,
+            # with its config and tags (the partition's among them).
+            failed = instance.get_run_by_id(failed_id)
+            with dg.execute_job(
+                job,
+                instance,
+                run_config=failed.run_config,
+                tags=tags,
+                reexecution_options=dg.ReexecutionOptions.from_failure(failed_id, instance),
+            ) as result:
+                return result.run_id
+
+        pauses = tmp_path / "pauses"
+        pauses.mkdir()
+        arm(monkeypatch, KILLS, pauses)
+        attempt = Attempt(first_run)
+        killed = []
+        for point in KILLS:
+            paused = kill_when_paused(pauses, point, attempt.running)
+            failed_id = attempt.finish()
+            failed = instance.get_run_by_id(failed_id)
+            assert failed.status == dg.DagsterRunStatus.FAILURE
+            # Dagster itself decides, from the instance's run_retries and the job's tags.
+            assert failed.tags.get("dagster/will_retry") == "true", point
+            attempt = Attempt(lambda f=failed_id: retry(f))
+            killed.append((point, paused, failed_id))
+        final_id = attempt.finish()
+        assert instance.get_run_by_id(final_id).status == dg.DagsterRunStatus.SUCCESS
+
+        starts = [_starts(instance, run_id) for _, _, run_id in killed] + [
+            _starts(instance, final_id)
+        ]
+        steps_per_epoch = 6
+        # Every epoch started from its beginning exactly once, in the first attempt that reached it.
+        epoch_starts = {1: 0, 2: steps_per_epoch}
+        for epoch, first_step in epoch_starts.items():
+            from_beginning = [s for begun in starts for e, s in begun if e == epoch]
+            assert from_beginning.count(first_step) == 1, (epoch, from_beginning)
+
+        # Steps redone per kill: where the killed attempt was, less where the next one resumed.
+        redone = {}
+        for i, (point, paused, _) in enumerate(killed):
+            if point == "hub_push":
+                # The epoch was trained and materialized already: the retry only pushes again.
+                assert all(e != 1 for e, _ in starts[i + 1])
+                redone[point] = 0
+                continue
+            resumed = dict(starts[i + 1])[_epoch_of(paused["global_step"], steps_per_epoch)]
+            redone[point] = paused["global_step"] - resumed
+        print(f"\nsteps redone per kill (save_steps={TRAINING['save_steps']}): {redone}")
+        assert all(0 <= n <= TRAINING["save_steps"] for n in redone.values()), redone
+
+        _check_hub(pricer_home, run_key)
+        _check_losses(instance, run_key, tmp_path, steps_per_epoch)
+
+
+def _starts(instance, run_id: str) -> list[tuple[int, int]]:
+    """(epoch, global step) where each training attempt in the run began."""
+    found = []
+    for entry in instance.all_logs(run_id):
+        match = STARTED.match(entry.user_message or "")
+        if match:
+            found.append((int(match[1]), int(match[2])))
+    return found
+
+
+def _epoch_of(global_step: int, steps_per_epoch: int) -> int:
+    return (global_step - 1) // steps_per_epoch + 1
+
+
+def _check_hub(pricer_home: Path, run_key: str) -> None:
+    store = LocalGitStore(pricer_home / "hub")
+    messages = [message for _, message in store.history(f"local/{run_key}")]
+    # Newest first: one commit per epoch, the killed push neither lost nor doubled.
+    assert messages == [checkpoint_message(run_key, 2), checkpoint_message(run_key, 1)]
+
+
+def _check_losses(instance, run_key: str, tmp_path: Path, steps_per_epoch: int) -> None:
+    from pipelines.definitions import defs
+
+    def value(asset: str, partition: str | None = None):
+        return defs.load_asset_value(asset, instance=instance, partition_key=partition)
+
+    dataset, base = value("product_dataset"), value("quantized_base_model")
+    trained = value("lora_adapter_epoch_2", run_key)
+    assert trained.epoch_ends == [steps_per_epoch, 2 * steps_per_epoch]
+    # The same training, never interrupted: both epochs in one call, in this process.
+    uninterrupted = train_epoch(
+        base.path,
+        dataset.splits.train,
+        dataset.splits.validation,
+        TrainingRunConfig(**TRAINING).settings(),
+        2,
+        tmp_path / "uninterrupted",
+        None,
+    )
+    assert [s for s, _ in trained.step_losses] == [s for s, _ in uninterrupted.step_losses]
+    assert [loss for _, loss in trained.step_losses] == pytest.approx(
+        [loss for _, loss in uninterrupted.step_losses], rel=1e-4
+    )
+    for epoch, end in enumerate(trained.epoch_ends, start=1):
+        losses = [
+            loss for step, loss in uninterrupted.step_losses if end - steps_per_epoch < step <= end
+        ]
+        recorded = latest_metadata(instance, f"lora_adapter_epoch_{epoch}", run_key)
+        assert recorded["train_loss"] == pytest.approx(sum(losses) / len(losses), abs=1e-4)
+    assert recorded["eval_loss"] == pytest.approx(uninterrupted.eval_loss, abs=1e-4)
