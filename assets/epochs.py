@@ -34,6 +34,7 @@ from pricer.settings import TrainingSettings
 from pricer.splits import Splits
 from pricer.tracking import track_epoch
 from resources import ComputeResource, HubResource, TrackerResource
+from resources.launcher import TorchrunLauncher
 
 # One GPU trains one run at a time: every training step shares this pool.
 TRAINING_POOL = "pricer_training"
@@ -197,27 +198,37 @@ def _train(
             f"{dataset.version}); start a new training run instead of mixing data mid-run"
         )
     run_dir = compute.run_dir(run_key)
-    with track_epoch(
-        tracker.mode,
-        tracker.project,
-        run_key,
-        epoch,
-        settings.as_dict(),
-        run_dir,
-        api_key=tracker.api_key,
-    ) as tracked:
-        result = train_epoch(
-            base.path,
-            dataset.splits.train,
-            dataset.splits.validation,
-            settings,
+    epoch_arguments = {
+        "model_path": base.path,
+        "train_items": dataset.splits.train,
+        "eval_items": dataset.splits.validation,
+        "settings": settings,
+        "epoch": epoch,
+        "output_dir": run_dir / "trainer",
+        "resume_from": previous.checkpoint_dir if previous else None,
+        "device": compute.device,
+    }
+    if compute.training_processes > 1:
+        from pricer.distributed import EpochSpec
+
+        # No W&B here: every rank would start a run of its own.
+        launcher = TorchrunLauncher(processes=compute.training_processes)
+        result = launcher.train_epoch(context, EpochSpec(**epoch_arguments)).result
+        tracking = tracking_link(tracker.mode, "")
+    else:
+        with track_epoch(
+            tracker.mode,
+            tracker.project,
+            run_key,
             epoch,
-            output_dir=run_dir / "trainer",
-            resume_from=previous.checkpoint_dir if previous else None,
-            device=compute.device,
-            report_to=tracked.report_to,
-            progress=context.log.info,
-        )
+            settings.as_dict(),
+            run_dir,
+            api_key=tracker.api_key,
+        ) as tracked:
+            result = train_epoch(
+                **epoch_arguments, report_to=tracked.report_to, progress=context.log.info
+            )
+        tracking = tracking_link(tracker.mode, tracked.location)
     trained = TrainedEpoch(
         run_key=run_key,
         epoch=epoch,
@@ -245,7 +256,8 @@ def _train(
             "setup_time_s": dg.MetadataValue.float(round(result.setup_seconds, 1)),
             "adapter_mb": dg.MetadataValue.float(round(adapter_file.stat().st_size / 1e6, 2)),
             "checkpoint_dir": dg.MetadataValue.path(str(result.checkpoint_dir)),
-            "wandb_run": tracking_link(tracker.mode, tracked.location),
+            "wandb_run": tracking,
+            "training_processes": compute.training_processes,
             "loss_curve": image(
                 loss_curve(trained.step_losses, trained.step_learning_rates, trained.epoch_ends),
                 "training loss and learning rate",

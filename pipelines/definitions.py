@@ -85,7 +85,9 @@ def _resources() -> dict[str, dg.ConfigurableResource]:
             mode=tracker_mode,
             api_key=dg.EnvVar("WANDB_API_KEY") if tracker_mode == "online" else None,
         ),
-        "compute": ComputeResource(),
+        "compute": ComputeResource(
+            training_processes=int(os.environ.get("PRICER_TRAINING_PROCESSES", "1"))
+        ),
     }
 
 

@@ -108,6 +108,8 @@ def build_trainer(
         use_cpu=not use_cuda,
         dataloader_pin_memory=use_cuda,
         disable_tqdm=True,
+        # Under DDP every LoRA weight gets a gradient each step: skip the search for unused ones.
+        ddp_find_unused_parameters=False,
     )
     datasets.disable_progress_bars()
     trainer = _exact_resume_trainer()(
@@ -285,14 +287,20 @@ def _exact_resume_trainer():
         Checkpoints are written out of sight and published whole (pricer/step_checkpoints.py),
         so a process killed mid-save never leaves one that looks complete."""
 
+        _saved_at_step: int | None = None
+
         def _get_output_dir(self, trial) -> str:
             return str(Path(self.args.output_dir) / step_checkpoints.UNPUBLISHED)
 
         def _save_checkpoint(self, model, trial) -> None:
-            folder = Path(self.args.output_dir)
-            if (folder / f"checkpoint-{self.state.global_step}").exists():
-                return  # the epoch's last step was a save step too: saved already
+            # The epoch's last step may be a save step too: saved already. Decided from the
+            # trainer's own state, never the folder, so every DDP rank makes the same choice and
+            # joins the same collectives (rank 0 may have published it before rank 1 looks).
+            if self._saved_at_step == self.state.global_step:
+                return
             super()._save_checkpoint(model, trial)
+            self._saved_at_step = self.state.global_step
+            folder = Path(self.args.output_dir)
             if self.args.should_save:  # the main process, under DDP
                 step_checkpoints.publish(folder, self.state.global_step)
                 step_checkpoints.prune(folder)

@@ -14,6 +14,11 @@ class ComputeResource(dg.ConfigurableResource):
     device: str = Field(default="auto", description='"auto" picks CUDA when there is one')
     work_dir: str = Field(default="", description="defaults to $PRICER_HOME, else ./.pricer")
     eval_batch_size: int = 32
+    training_processes: int = Field(
+        default=1,
+        description="ranks per epoch: above 1, each epoch trains under torchrun (DDP, one process "
+        "per GPU, launched through Dagster Pipes)",
+    )
 
     def root(self) -> Path:
         return Path(self.work_dir or default_home())

@@ -23,6 +23,7 @@ from pricer.items import Item
 from pricer.settings import TrainingSettings
 from pricer.sources import RawRow
 from pricer.training import EpochResult, train_epoch
+from resources import BaseModelResource, ComputeResource, TrackerResource
 from resources.launcher import TorchrunLauncher
 
 ADAPTER = "adapter_model.safetensors"
@@ -158,6 +159,48 @@ def test_the_training_matches_one_process_over_the_same_global_batch(distributed
     in_process = load_file(one.checkpoint_dir / ADAPTER)
     for name, tensor in in_process.items():
         assert saved[name].float().allclose(tensor.float(), rtol=1e-3, atol=1e-5), name
+
+
+def test_the_epoch_asset_trains_under_torchrun_when_asked(pricer_home, model_path, tmp_path):
+    """The pipeline's own epoch asset, with `training_processes: 2`, trains through the launcher
+    and records the same lineage and adapter format as in process."""
+    from assets.base_model import quantized_base_model
+    from assets.dataset import product_dataset
+    from pipelines.definitions import epoch_assets
+
+    first = next(a for a in epoch_assets if a.key.path[-1] == "lora_adapter_epoch_1")
+    upstream = [product_dataset, quantized_base_model]
+    resources = {
+        "base_model": BaseModelResource(cache_dir=str(pricer_home)),
+        "tracker": TrackerResource(mode="offline"),
+        "compute": ComputeResource(work_dir=str(tmp_path), training_processes=PROCESSES),
+    }
+    run_key = "pricer-2026-11-26_00.00.00"
+    with dg.instance_for_test() as instance:
+        dataset_config = {"ops": {"product_dataset": {"config": TINY_DATASET}}}
+        assert dg.materialize(
+            upstream, instance=instance, resources=resources, run_config=dataset_config
+        ).success
+        instance.add_dynamic_partitions("training_runs", [run_key])
+        outcome = dg.materialize(
+            [*upstream, first],
+            selection=[first],
+            partition_key=run_key,
+            instance=instance,
+            resources=resources,
+            run_config={"ops": {first.node_def.name: {"config": {**TINY_TRAINING, "epochs": 1}}}},
+        )
+        assert outcome.success
+        trained = outcome.output_for_node(first.node_def.name)
+        (materialization,) = outcome.asset_materializations_for_node(first.node_def.name)
+        lineage = instance.get_latest_materialization_event(first.key)
+    assert materialization.metadata["training_processes"].value == PROCESSES
+    assert materialization.metadata["global_step"].value == trained.epoch_ends[-1] > 0
+    assert _adapter_files(trained.checkpoint_dir) == ["adapter_config.json", ADAPTER]
+    # Its inputs are the dataset and the quantized base, as for the in-process epoch.
+    inputs = lineage.asset_materialization.tags or {}
+    assert any("product_dataset" in key for key in inputs)
+    assert any("quantized_base_model" in key for key in inputs)
 
 
 def _adapter_files(folder: Path) -> list[str]:

@@ -160,8 +160,10 @@ def _epoch_of(global_step: int, steps_per_epoch: int) -> int:
 def _check_hub(pricer_home: Path, run_key: str) -> None:
     store = LocalGitStore(pricer_home / "hub")
     messages = [message for _, message in store.history(f"local/{run_key}")]
-    # Newest first: one commit per epoch, the killed push neither lost nor doubled.
-    assert messages == [checkpoint_message(run_key, 2), checkpoint_message(run_key, 1)]
+    # Newest first: each epoch's adapter, then its model card (one subject for both), the killed
+    # push neither lost nor doubled.
+    epochs = [checkpoint_message(run_key, epoch) for epoch in (2, 1)]
+    assert messages == [subject for subject in epochs for _ in ("card", "adapter")]
 
 
 def _check_losses(instance, run_key: str, tmp_path: Path, steps_per_epoch: int) -> None:
