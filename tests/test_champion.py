@@ -9,8 +9,7 @@ import pytest
 from hub_server import start_hub_server
 from huggingface_hub.errors import RevisionNotFoundError
 
-from pipelines.definitions import defs
-from pipelines.launch import latest_metadata
+from pipelines.launch import latest_metadata, promote_champion_job
 from pricer.champion import (
     CHAMPION_TAG,
     ChampionPointer,
@@ -153,7 +152,7 @@ def test_within_one_repo_the_tag_only_moves(store, tmp_path):
 
 def promote(instance, run_key: str, epoch: int = 0) -> dg.ExecuteInProcessResult:
     config = {"run": run_key, "epoch": epoch}
-    return defs.resolve_job_def("promote_champion").execute_in_process(
+    return promote_champion_job().execute_in_process(
         run_config={"ops": {"challenger": {"config": config}}},
         instance=instance,
         raise_on_error=False,
