@@ -10,7 +10,7 @@ from assets.metadata import latest_metadata
 from pricer.champion import CHAMPION_TAG, ChampionPointer, read_champion, write_champion
 from pricer.dataset import CuratedDataset
 from pricer.metrics import Scores
-from pricer.promotion import Challenge
+from pricer.promotion import Challenge, untag_previous_champion
 from pricer.runs import BaseModelSpec
 from resources import ComputeResource, HubResource
 
@@ -188,16 +188,27 @@ def champion(
     challenger: Challenge,
 ) -> dg.Output[ChampionPointer]:
     """The best checkpoint across training runs: a pointer file in the pricer home that
-    `pricer predict` reads, and the `champion` tag on its revision in its run's hub repo."""
+    `pricer predict` reads, and the `champion` tag on its revision in its run's hub repo (taken
+    off the previous champion's repo)."""
     verdict = challenger.verdict()
     # The blocking check stops this step in the same run; this stops a run that selects it alone.
     if not verdict.promote:
         raise dg.Failure(f"not promoted: {verdict.reason}")
     winner = challenger.candidate
+    store = hub.store()
     # Tag first: if tagging fails, the pointer still names the old champion.
-    hub.store().tag(winner.repo_id, winner.revision, CHAMPION_TAG)
+    store.tag(winner.repo_id, winner.revision, CHAMPION_TAG)
     path = write_champion(compute.root(), winner)
     context.log.info(f"promoted: {verdict.reason}")
+    # Last, once the pointer has moved: a failure here must not fail a promotion that happened.
+    try:
+        untagged = untag_previous_champion(store, challenger.champion, winner)
+    except Exception as error:  # any store's error: the pointer, already moved, is the truth
+        untagged = None
+        context.log.warning(
+            f"the previous champion's repo {challenger.champion.repo_id} keeps its "
+            f"{CHAMPION_TAG!r} tag ({error}): remove it by hand"
+        )
     return dg.Output(
         winner,
         data_version=dg.DataVersion(winner.revision),
@@ -207,6 +218,7 @@ def champion(
             "repo_id": winner.repo_id,
             "revision": winner.revision,
             "hub_tag": CHAMPION_TAG,
+            "tag_removed_from": untagged or "no other repo",
             "validation_error": dg.MetadataValue.float(round(winner.scores["validation_error"], 4)),
             "test_error": dg.MetadataValue.float(round(winner.scores["test_error"], 4)),
             "pointer": dg.MetadataValue.path(str(path)),

@@ -2,12 +2,15 @@ import dagster as dg
 from pydantic import Field
 
 from assets.metadata import image
-from pricer.curation import CurationRules
+from pricer.curation import CurationResult, CurationRules
 from pricer.dataset import CuratedDataset, build_dataset
 from pricer.plots import price_histogram
+from pricer.sources import SourceError, source_parts
 from resources import BaseModelResource
 
 _RULES = CurationRules()
+# Rejected rows listed per reason in the UI's table, enough to find the pattern in the file.
+_EXAMPLES_PER_REASON = 3
 
 
 class DatasetConfig(dg.Config):
@@ -41,16 +44,23 @@ def product_dataset(
     rules = CurationRules(
         config.min_price, config.max_price, config.min_chars, config.max_text_tokens
     )
-    dataset = build_dataset(
-        config.source,
-        load_tokenizer(base_model.path()),
-        rules,
-        config.validation_size,
-        config.test_size,
-        config.seed,
-        config.catalogue_size,
-        config.train_size,
-    )
+    tokenizer = load_tokenizer(base_model.path())
+    try:
+        dataset = build_dataset(
+            config.source,
+            tokenizer,
+            rules,
+            config.validation_size,
+            config.test_size,
+            config.seed,
+            config.catalogue_size,
+            config.train_size,
+        )
+    except SourceError as error:
+        # The message names the file and the reason: that is the whole story, not a traceback.
+        raise dg.Failure(
+            description=str(error), metadata={"file": _failing_part(config.source, str(error))}
+        ) from None
     curation, splits = dataset.curation, dataset.splits
     context.log.info(f"kept {curation.rows_kept} of {curation.rows_in} rows from {config.source}")
     rejected = {
@@ -65,6 +75,7 @@ def product_dataset(
             "rows_kept": curation.rows_kept,
             "rows_rejected": sum(curation.rejected.values()),
             **rejected,
+            "rejections": _rejections_table(curation),
             "train_items": len(splits.train),
             "validation_items": len(splits.validation),
             "test_items": len(splits.test),
@@ -75,4 +86,37 @@ def product_dataset(
                 "price histogram",
             ),
         },
+    )
+
+
+def _failing_part(source: str, message: str) -> str:
+    """The file (or dataset id) of a pooled source that a SourceError's message starts with."""
+    try:
+        parts = source_parts(source)
+    except SourceError:
+        return source
+    return next((part for part in parts if message.startswith(f"{part}:")), source)
+
+
+def _rejections_table(curation: CurationResult) -> dg.MetadataValue:
+    """One row per reason: how many rows it rejected and where the first few are."""
+    examples: dict[str, list[str]] = {reason: [] for reason in curation.rejected}
+    for rejection in curation.rejections:
+        found = examples[rejection.reason]
+        if len(found) < _EXAMPLES_PER_REASON:
+            found.append(f"{rejection.origin}:{rejection.line}")
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord(
+                {"reason": reason, "count": count, "examples": ", ".join(examples[reason])}
+            )
+            for reason, count in curation.rejected.most_common()
+        ],
+        schema=dg.TableSchema(
+            columns=[
+                dg.TableColumn("reason"),
+                dg.TableColumn("count", "int"),
+                dg.TableColumn("examples", description="file:line of the first rejected rows"),
+            ]
+        ),
     )

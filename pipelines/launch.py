@@ -24,6 +24,10 @@ def select_best_job() -> dg.JobDefinition:
     return defs.resolve_job_def("select_best")
 
 
+def promote_champion_job() -> dg.JobDefinition:
+    return defs.resolve_job_def("promote_champion")
+
+
 def execute(job, instance: dg.DagsterInstance, run_config=None, partition_key=None) -> str:
     """Run one job to the end; returns the Dagster run id, raises if the run failed.
 

@@ -16,8 +16,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from assets.partitions import training_runs
-from pricer.cron import parse_cron
-from pricer.retraining import on_cron, on_data
+from pricer.retraining import latest_tick, on_cron, on_data
 from pricer.run_keys import new_run_key
 from pricer.sources import source_fingerprint
 
@@ -51,7 +50,8 @@ def _switched_on_in_the_ui(job: Job, description: str):
 
 
 def retrain_on_schedule(cron: str, training_run: Job) -> dg.SensorDefinition:
-    parse_cron(cron)  # a malformed PRICER_RETRAIN_CRON stops the code location from loading
+    # A malformed or never-firing PRICER_RETRAIN_CRON stops the code location from loading.
+    latest_tick(cron, datetime.now(UTC))
 
     @_switched_on_in_the_ui(
         training_run,

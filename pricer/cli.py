@@ -10,28 +10,36 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from pricer.champion import pointer_path, read_champion
 from pricer.export import DTYPES, export_merged, require_empty_folder
 from pricer.home import default_home
 from pricer.hub.base import CheckpointStore
 from pricer.runs import BEST_TAG, checkpoint_message
 
+HUBS = ("local", "huggingface")
+
 PREDICT_HELP = """Price product descriptions with a checkpoint from the hub.
 
+    pricer predict "Acme kettle, 1.7 l, stainless steel"
     pricer predict --run pricer-2026-11-24_07.37.58 "Acme kettle, 1.7 l, stainless steel"
     pricer predict --run pricer-2026-11-24_07.37.58 --epoch 3 --jsonl products.jsonl
     pricer predict --repo me/pricer-2026-11-24_07.37.58 --revision 4f0c2a1 --weighted "..."
 
+With no --run or --repo, the champion prices: the checkpoint that the promote_champion job last
+promoted ($PRICER_HOME/champion.json names its repo, revision, hub and base model).
 A run's checkpoint defaults to the one its select_best job chose (tagged "best" in the run's repo).
 One price is printed per line, in input order; "nan" where the model wrote no number.
 """
 
 EXPORT_HELP = """Save a checkpoint as a plain transformers model: its adapter merged into the base.
 
+    pricer export merged/
     pricer export --run pricer-2026-11-24_07.37.58 merged/
     pricer export --repo me/pricer-2026-11-24_07.37.58 --revision 4f0c2a1 --dtype float32 merged/
 
-The checkpoint is chosen as for `pricer predict`. The folder gets safetensors and the tokenizer;
-AutoModelForCausalLM.from_pretrained(folder) loads it without PEFT.
+The checkpoint is chosen as for `pricer predict`: the champion unless --run or --repo names one.
+The folder gets safetensors and the tokenizer; AutoModelForCausalLM.from_pretrained(folder)
+loads it without PEFT.
 """
 
 
@@ -104,25 +112,29 @@ def _command(
 def _checkpoint_arguments(command: argparse.ArgumentParser) -> None:
     """How every command names its checkpoint, and the base it was trained on."""
     chosen = command.add_argument_group("checkpoint")
-    chosen.add_argument("--run", help="a training run's key: its repo in the hub")
+    chosen.add_argument(
+        "--run", help="a training run's key: its repo in the hub (default: the champion)"
+    )
     chosen.add_argument("--epoch", type=int, help="that run's checkpoint after this epoch")
     chosen.add_argument("--repo", help="a hub repo id, instead of --run")
     chosen.add_argument("--revision", help="a commit or tag in the repo (default: its best)")
+    # No defaults here: the champion brings its own hub and base, which only these flags override.
     chosen.add_argument(
         "--hub",
-        choices=("local", "huggingface"),
-        default=os.environ.get("PRICER_HUB", "local"),
-        help="the local git store under $PRICER_HOME/hub (default) or the Hugging Face Hub",
+        choices=HUBS,
+        help="the local git store under $PRICER_HOME/hub or the Hugging Face Hub "
+        "(default: the champion's; with --run or --repo, $PRICER_HUB, else local)",
     )
     chosen.add_argument(
         "--base-model",
-        default=os.environ.get("PRICER_BASE_MODEL", "embedded"),
-        help="the base the adapter was trained on (default: $PRICER_BASE_MODEL, else embedded)",
+        help="the base the adapter was trained on (default: the champion's; with --run or "
+        "--repo, $PRICER_BASE_MODEL, else embedded)",
     )
 
 
 def _predict(args: argparse.Namespace) -> int:
     texts = _texts(args.text, args.jsonl)
+    args = _named_or_champion(args)
     with tempfile.TemporaryDirectory(prefix="pricer-predict-") as scratch:
         adapter = _download(args, Path(scratch) / "adapter")
         from pricer.evaluation import load_for_pricing  # torch: once the input is known good
@@ -138,6 +150,7 @@ def _export(args: argparse.Namespace) -> int:
         require_empty_folder(args.output)
     except FileExistsError as error:
         raise UsageError(str(error)) from error
+    args = _named_or_champion(args)
     with tempfile.TemporaryDirectory(prefix="pricer-export-") as scratch:
         adapter = _download(args, Path(scratch) / "adapter")
         export_merged(_base_model(args), adapter, args.output, args.dtype)
@@ -193,14 +206,50 @@ def _texts(text: str | None, jsonl: Path | None) -> list[str]:
     return texts
 
 
+def _named_or_champion(args: argparse.Namespace) -> argparse.Namespace:
+    """The arguments with hub and base model settled: as named, else the champion's checkpoint."""
+    if args.run is not None or args.repo is not None:
+        return argparse.Namespace(
+            **{
+                **vars(args),
+                "hub": args.hub or os.environ.get("PRICER_HUB", "local"),
+                "base_model": args.base_model or os.environ.get("PRICER_BASE_MODEL", "embedded"),
+            }
+        )
+    if args.epoch is not None or args.revision is not None:
+        raise UsageError(
+            "--epoch and --revision choose within a checkpoint's repo: add --run or --repo"
+        )
+    home = default_home()
+    champion = read_champion(home)
+    if champion is None:
+        raise UsageError(
+            f"there is no champion yet ({pointer_path(home)} does not exist: the promote_champion "
+            "job writes it): name a checkpoint with --run RUN [--epoch N] or --repo REPO "
+            "[--revision R]"
+        )
+    if args.hub not in (None, champion.hub):
+        raise UsageError(
+            f"the champion is on the {champion.hub} hub, not {args.hub}: drop --hub, or name a "
+            "checkpoint with --repo"
+        )
+    return argparse.Namespace(
+        **{
+            **vars(args),
+            "repo": champion.repo_id,
+            "revision": champion.revision,
+            "hub": champion.hub,
+            "base_model": args.base_model or champion.base_model,
+        }
+    )
+
+
 def _checkpoint(args: argparse.Namespace) -> tuple[CheckpointStore, str, str]:
     """The store, repo id and revision the arguments name; every mistake is a UsageError."""
     if args.epoch is not None and args.revision is not None:
         raise UsageError("--epoch and --revision name a checkpoint each: give one of them")
-    if (args.run is None) == (args.repo is None):
-        raise UsageError(
-            "choose a checkpoint: --run RUN [--epoch N], or --repo REPO [--revision R]"
-        )
+    if args.run is not None and args.repo is not None:
+        raise UsageError("--run and --repo name a repo each: give one of them")
     if args.hub == "huggingface":
         from pricer.hub.hugging_face import HuggingFaceStore
 

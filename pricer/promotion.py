@@ -1,11 +1,13 @@
 """The promotion rule: a checkpoint becomes champion only by beating the current champion and the
-median constant, all three judged on the same validation split (the candidate run's)."""
+median constant, all three judged on the same validation split (the candidate run's). Then the
+hub's `champion` tag follows the champion from repo to repo."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pricer.champion import ChampionPointer
+from pricer.champion import CHAMPION_TAG, ChampionPointer
+from pricer.hub.base import CheckpointStore
 
 
 @dataclass(frozen=True)
@@ -42,3 +44,15 @@ class Challenge:
         if not error < self.champion_error:
             return Verdict(False, f"{name} does not beat {held}")
         return Verdict(True, f"{name} beats {held} and the median constant")
+
+
+def untag_previous_champion(
+    store: CheckpointStore, previous: ChampionPointer | None, winner: ChampionPointer
+) -> str | None:
+    """Take the champion tag off the previous champion's repo once the winner, in another repo,
+    holds it: one repo in the hub claims the title. Within one repo the tag simply moved. Returns
+    the repo untagged, if any."""
+    if previous is None or previous.repo_id == winner.repo_id:
+        return None
+    store.untag(previous.repo_id, CHAMPION_TAG)
+    return previous.repo_id

@@ -353,6 +353,15 @@ def test_a_file_mixing_every_row_problem_is_counted_in_the_assets_metadata(
     assert metadata["rows_in"] == rows_in
     assert metadata["rows_rejected"] == sum(expected.values())
     assert metadata["rows_kept"] + metadata["rows_rejected"] == metadata["rows_in"]
+    # The same counts as a table in the UI, each reason with where its first rows are.
+    table = {row.data["reason"]: row.data for row in metadata["rejections"].records}
+    assert {f"rejected_{reason}": row["count"] for reason, row in table.items()} == expected
+    first_lines = {}
+    for rejection in result.output_for_node("product_dataset").curation.rejections:
+        first_lines.setdefault(rejection.reason, []).append(f"{rejection.origin}:{rejection.line}")
+    assert {reason: row["examples"] for reason, row in table.items()} == {
+        reason: ", ".join(lines[:3]) for reason, lines in first_lines.items()
+    }
 
     dataset = result.output_for_node("product_dataset")
     kept = {(item.text, item.price) for item in dataset.curation.items}
@@ -381,8 +390,10 @@ def test_a_bad_file_fails_the_step_naming_file_and_reason(
 
     assert not result.success
     (failure,) = [event for event in result.all_events if event.is_step_failure]
-    # Dagster reports the step's error as caused by the source's: its class and its message.
-    cause = failure.step_failure_data.error.cause
-    assert cause.cls_name == "SourceError"
-    assert cause.message.strip() == f"pricer.sources.SourceError: {message}"
+    # A Dagster failure the UI shows as the source's message, the file beside it; no traceback
+    # of the reader's insides.
+    reported = failure.step_failure_data.user_failure_data
+    assert reported.description == message
+    assert reported.metadata["file"].value == str(path)
+    assert failure.step_failure_data.error.cause is None
     assert not result.get_asset_materialization_events()

@@ -6,9 +6,10 @@ import subprocess
 
 import dagster as dg
 import pytest
+from hub_server import start_hub_server
+from huggingface_hub.errors import RevisionNotFoundError
 
-from pipelines.definitions import defs
-from pipelines.launch import latest_metadata
+from pipelines.launch import latest_metadata, promote_champion_job
 from pricer.champion import (
     CHAMPION_TAG,
     ChampionPointer,
@@ -16,7 +17,9 @@ from pricer.champion import (
     read_champion,
     write_champion,
 )
-from pricer.promotion import Challenge
+from pricer.hub.hugging_face import HuggingFaceStore
+from pricer.hub.local_git import LocalGitStore
+from pricer.promotion import Challenge, untag_previous_champion
 
 
 def pointer(run_key: str = "pricer-2026-11-20_10.00.00", revision: str = "a" * 40, **scores):
@@ -89,12 +92,67 @@ def test_a_failed_write_leaves_the_previous_pointer_and_no_stray_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [pointer_path(tmp_path).name]
 
 
+# The hub tag follows the champion, in both stores.
+
+
+@pytest.fixture(params=["local", "huggingface"])
+def store(request, tmp_path):
+    if request.param == "local":
+        yield LocalGitStore(tmp_path / "hub")
+    else:
+        with start_hub_server("hf_pricerChampionTestToken") as (url, _):
+            yield HuggingFaceStore("hf_pricerChampionTestToken", endpoint=url)
+
+
+def pushed_pointer(store, tmp_path, run_key: str) -> ChampionPointer:
+    """One checkpoint pushed to a run's repo in the store, and a pointer naming it."""
+    folder = tmp_path / run_key
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(f'{{"run": "{run_key}"}}')
+    repo_id = store.ensure_repo(run_key)
+    revision = store.push_folder(repo_id, folder, f"{run_key} epoch 1").revision
+    return ChampionPointer(repo_id, revision, run_key, 1, "local", "embedded")
+
+
+def tagged(store, pointer: ChampionPointer, tmp_path) -> bool:
+    """Whether the champion tag names the pointer's checkpoint in its repo."""
+    try:
+        store.download(pointer.repo_id, CHAMPION_TAG, tmp_path / "tagged" / pointer.run_key)
+    except (LookupError, RevisionNotFoundError):  # each store's own "no such revision"
+        return False
+    return True
+
+
+def test_a_champion_in_another_repo_takes_the_tag_from_the_previous_one(store, tmp_path):
+    previous = pushed_pointer(store, tmp_path, "run-old")
+    winner = pushed_pointer(store, tmp_path, "run-new")
+    store.tag(previous.repo_id, previous.revision, CHAMPION_TAG)
+    store.tag(winner.repo_id, winner.revision, CHAMPION_TAG)
+
+    assert untag_previous_champion(store, previous, winner) == previous.repo_id
+
+    assert not tagged(store, previous, tmp_path)
+    assert tagged(store, winner, tmp_path)
+    # Again, as a retried promotion would: the tag is already gone, and nothing fails.
+    assert untag_previous_champion(store, previous, winner) == previous.repo_id
+
+
+def test_within_one_repo_the_tag_only_moves(store, tmp_path):
+    winner = pushed_pointer(store, tmp_path, "run-same")
+    store.tag(winner.repo_id, winner.revision, CHAMPION_TAG)
+    earlier = ChampionPointer(winner.repo_id, "0" * 40, winner.run_key, 0, "local", "embedded")
+
+    assert untag_previous_champion(store, None, winner) is None
+    assert untag_previous_champion(store, earlier, winner) is None
+    assert tagged(store, winner, tmp_path)
+
+
 # The promote_champion job on the session's training run.
 
 
 def promote(instance, run_key: str, epoch: int = 0) -> dg.ExecuteInProcessResult:
     config = {"run": run_key, "epoch": epoch}
-    return defs.resolve_job_def("promote_champion").execute_in_process(
+    return promote_champion_job().execute_in_process(
         run_config={"ops": {"challenger": {"config": config}}},
         instance=instance,
         raise_on_error=False,

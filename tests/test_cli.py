@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.launch import latest_metadata
+from pricer.champion import ChampionPointer, pointer_path, write_champion
 from pricer.evaluation import evaluate_model
 from pricer.hub.local_git import LocalGitStore
 from pricer.items import Item
@@ -108,6 +109,34 @@ def test_a_hub_revision_prices_a_text_argument(trained_run, pricer_home, epoch_p
     assert printed(done) == formatted(epoch_prices[last][0][2:3])
 
 
+def test_with_no_checkpoint_named_the_champion_prices(
+    trained_run, pricer_home, texts_file, epoch_prices
+):
+    instance, run_key = trained_run.instance, trained_run.run_key
+    chosen = latest_metadata(instance, "best_checkpoint", run_key)["chosen_epoch"]
+    # The epoch the run did not choose: the champion is then neither the run's best nor its last.
+    (other,) = set(epoch_prices) - {chosen}
+    pushed = latest_metadata(instance, f"hub_checkpoint_epoch_{other}", run_key)
+    # The pointer as the champion asset writes it on promotion (test_champion promotes through
+    # the job; whether the tiny run wins depends on its numbers, so it is written directly here).
+    champion = ChampionPointer(
+        repo_id=pushed["repo_id"],
+        revision=pushed["revision"],
+        run_key=run_key,
+        epoch=other,
+        hub="local",
+        base_model="embedded",
+    )
+    write_champion(pricer_home, champion)
+    try:
+        done = predict(pricer_home, "--weighted", "--jsonl", str(texts_file))
+    finally:
+        pointer_path(pricer_home).unlink()
+    # The same prices as that repo and revision priced by name (weighted: each epoch's differ).
+    assert printed(done) == formatted(epoch_prices[other][1])
+    assert printed(done) != formatted(epoch_prices[chosen][1])
+
+
 @pytest.fixture(scope="module")
 def small_hub(tmp_path_factory) -> Path:
     """A local hub holding two epochs of a run, and no model: mistakes are caught before one
@@ -126,7 +155,9 @@ def small_hub(tmp_path_factory) -> Path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["a kettle"], "choose a checkpoint: --run RUN"),
+        (["a kettle"], "there is no champion yet"),
+        (["--epoch", "1", "a kettle"], "add --run or --repo"),
+        (["--run", "run-a", "--repo", "local/run-a", "x"], "give one of them"),
         (["--run", "run-b", "a kettle"], "no repo local/run-b in the local hub"),
         (["--run", "run-a", "--epoch", "3", "a kettle"], "has no epoch 3; pushed epochs: 1, 2"),
         (["--run", "run-a", "--epoch", "1", "--revision", "main", "x"], "give one of them"),
@@ -154,7 +185,7 @@ def test_mistakes_get_one_line_and_no_traceback(small_hub, args, message, monkey
     [
         (["--run", "run-a", "--epoch", "3", "out"], "has no epoch 3; pushed epochs: 1, 2"),
         (["--run", "run-a", "out"], "local/run-a has no checkpoint tagged 'best' yet"),
-        (["out"], "choose a checkpoint: --run RUN"),
+        (["out"], "name a checkpoint with --run RUN"),
         (["--run", "run-a", "--epoch", "1", "taken"], "taken exists and is not an empty folder"),
         (["--run", "run-a", "--epoch", "1", "--dtype", "int4", "out"], "invalid choice: 'int4'"),
     ],

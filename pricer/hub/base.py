@@ -37,3 +37,7 @@ class CheckpointStore(Protocol):
     def tag(self, repo_id: str, revision: str, tag: str) -> None:
         """Point `tag` at `revision`, moving it if it exists."""
         ...
+
+    def untag(self, repo_id: str, tag: str) -> None:
+        """Remove `tag` from the repo; a tag that is not there is already removed."""
+        ...

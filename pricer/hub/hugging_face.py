@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from huggingface_hub import HfApi, constants
-from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RevisionNotFoundError
 
 from pricer.hub.base import CHECKPOINT_FILES, HubRevision
 
@@ -73,6 +74,12 @@ class HuggingFaceStore:
             # Hub tags never move: replace the old one.
             self._api.delete_tag(repo_id, tag=tag)
             self._api.create_tag(repo_id, tag=tag, revision=revision)
+
+    def untag(self, repo_id: str, tag: str) -> None:
+        """Remove `tag` from the repo; a tag that is not there is already removed."""
+        _require_online("remove a tag")
+        with contextlib.suppress(RevisionNotFoundError):
+            self._api.delete_tag(repo_id, tag=tag)
 
 
 def _require_online(action: str) -> None:

@@ -99,6 +99,12 @@ class LocalGitStore:
         path = self._repo(repo_id)
         _git(path, "tag", "--force", tag, self._commit(path, revision))
 
+    def untag(self, repo_id: str, tag: str) -> None:
+        """Remove `tag` from the repo; a tag that is not there is already removed."""
+        path = self._repo(repo_id)
+        if _git(path, "tag", "--list", tag):
+            _git(path, "tag", "--delete", tag)
+
     def _move_branch(self, path: Path, commit: str, parent: str | None) -> None:
         # The one step that publishes a push. Compare-and-swap: fails rather than dropping a commit
         # pushed in between; an empty old value means the branch must not exist yet.
