@@ -58,12 +58,23 @@ class TrainedRun:
 def trained_run(tmp_path_factory, pricer_home, model_path) -> Iterator[TrainedRun]:
     """The whole graph for the tiny preset, materialized into a temporary DAGSTER_HOME, once per
     test session: the end-to-end tests share it."""
-    import dagster as dg
-
-    from pipelines.launch import prepare, train_new_run
     from pipelines.presets import TINY_DATASET, TINY_TRAINING
 
     dagster_home = tmp_path_factory.mktemp("dagster_home")
+    with materialized_run(dagster_home, pricer_home, TINY_DATASET, TINY_TRAINING) as run:
+        yield run
+
+
+@contextlib.contextmanager
+def materialized_run(
+    dagster_home: Path, pricer_home: Path, dataset_config: dict, training_config: dict
+) -> Iterator[TrainedRun]:
+    """A fresh instance in `dagster_home` on which the dataset is prepared and one training run
+    is trained and chosen from, through the real jobs, as a user launches them."""
+    import dagster as dg
+
+    from pipelines.launch import prepare, train_new_run
+
     patch = pytest.MonkeyPatch()
     # Step processes inherit these: the instance and every working file stay in the temp dirs.
     patch.setenv("DAGSTER_HOME", str(dagster_home))
@@ -71,9 +82,9 @@ def trained_run(tmp_path_factory, pricer_home, model_path) -> Iterator[TrainedRu
     patch.setenv("WANDB_MODE", "offline")
     try:
         with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
-            prepare(instance, TINY_DATASET)
-            run_key = train_new_run(instance, TINY_TRAINING)
-            yield TrainedRun(instance, run_key, TINY_TRAINING["epochs"])
+            prepare(instance, dataset_config)
+            run_key = train_new_run(instance, training_config)
+            yield TrainedRun(instance, run_key, training_config["epochs"])
     finally:
         patch.undo()
 

@@ -1,0 +1,58 @@
+"""Overfitting detection on a run built to overfit: a handful of real products trained on for
+many epochs at a high learning rate, through the real pipeline. Validation error falls while the
+adapter learns what a price looks like, then rises as it memorises its few items; best_checkpoint
+must flag the onset and choose an epoch before the last, as a user sees it in its metadata."""
+
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from conftest import TrainedRun, materialized_run
+
+from pipelines.launch import latest_metadata
+
+# Few items with short texts: cheap epochs, and few enough to memorise. Validation and test
+# items are held out from them by the split.
+OVERFIT_DATASET = {
+    "max_text_tokens": 24,
+    "train_size": 8,
+    "validation_size": 40,
+    "test_size": 4,
+}
+# Many steps over those items at a learning rate far above the recipe's.
+OVERFIT_TRAINING = {
+    "epochs": 6,
+    "batch_size": 2,
+    "learning_rate": 3e-3,
+    "lora_r": 16,
+    "lora_alpha": 32,
+    "max_length": 64,
+    "seed": 42,
+}
+
+
+@pytest.fixture(scope="module")
+def overfit_run(tmp_path_factory, pricer_home, model_path, shared_data) -> Iterator[TrainedRun]:
+    dataset = {**OVERFIT_DATASET, "source": str(shared_data / "pricer_train_250.jsonl")}
+    dagster_home: Path = tmp_path_factory.mktemp("overfit_dagster_home")
+    with materialized_run(dagster_home, pricer_home, dataset, OVERFIT_TRAINING) as run:
+        yield run
+
+
+def test_overfitting_is_flagged_and_an_earlier_checkpoint_chosen(overfit_run):
+    instance, run_key, epochs = overfit_run.instance, overfit_run.run_key, overfit_run.epochs
+    verdict = latest_metadata(instance, "best_checkpoint", run_key)
+    scored = {
+        e: latest_metadata(instance, f"scores_epoch_{e}", run_key) for e in range(1, epochs + 1)
+    }
+    validation_error = {e: float(m["validation_error"]) for e, m in scored.items()}
+    train_loss = [float(scored[e]["train_loss"]) for e in range(1, epochs + 1)]
+    chosen, onset = verdict["chosen_epoch"], verdict["overfitting_onset"]
+
+    assert isinstance(onset, int), f"no onset flagged: {onset!r}, errors {validation_error}"
+    assert chosen < onset <= epochs
+    assert validation_error[chosen] == min(validation_error.values())
+    assert all(validation_error[e] > validation_error[chosen] for e in range(onset, epochs + 1))
+    # Overfitting, not divergence: the training items kept being learned while validation rose.
+    assert all(later < earlier for earlier, later in pairwise(train_loss))
