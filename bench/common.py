@@ -11,11 +11,30 @@ from pricer.items import Item
 from pricer.model_source import EMBEDDED, resolve_base_model
 from pricer.sources import read_source
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data beside the checkout, or wherever PRICER_SHARED_DATA points (a GPU machine's copy).
+SHARED_DATA = Path(
+    os.environ.get("PRICER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 REAL_FILE = "pricer_test_tail_1750.jsonl"
 # With SmolLM2's tokenizer (one digit a token) the recipe's 182-token examples hold 158 of text.
 TEXT_TOKENS = 158
 LLAMA_8B_SHAPE = "llama-8b-shape"
+
+
+# The real-data runs' pool, split and seed, fixed so that every run is judged on the same items.
+REAL_POOL = ("pricer_train_250.jsonl", "pricer_6cat_2000.jsonl", "pricer_test_tail_1750.jsonl")
+REAL_VALIDATION_ITEMS = 200
+REAL_TEST_ITEMS = 250
+REAL_SPLIT_SEED = 42
+
+
+def real_pool_source() -> str:
+    """The pool as a dataset source: its files, comma-separated."""
+    paths = [SHARED_DATA / name for name in REAL_POOL]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise SystemExit(f"the real-data runs read {missing}; put ../shared beside the checkout")
+    return ",".join(str(path) for path in paths)
 
 
 def pricer_home() -> Path:
@@ -43,13 +62,8 @@ def model_path(model: str) -> str:
     if model == LLAMA_8B_SHAPE:
         from bench.random_llama import random_llama_8b
 
-        return random_llama_8b(pricer_home() / "bench" / LLAMA_8B_SHAPE)
+        return random_llama_8b(pricer_home() / "bench" / LLAMA_8B_SHAPE, model_path(EMBEDDED))
     return resolve_base_model(model, pricer_home() / "models")
-
-
-def tokenizer_path(model: str) -> str:
-    # The random 8B model has no tokenizer of its own; SmolLM2's ids all fit its larger vocabulary.
-    return model_path(EMBEDDED if model == LLAMA_8B_SHAPE else model)
 
 
 def median(values: list[float]) -> float:

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from bench.common import median, model_path, print_table, real_items, tokenizer_path
+from bench.common import median, model_path, print_table, real_items
 from pricer.evaluation import MAX_NEW_TOKENS, generate_completions
 from pricer.model_source import EMBEDDED
 from pricer.prompts import parse_price
@@ -33,7 +33,7 @@ def main() -> None:
 
     device = pick_device()
     batch_size = args.batch_size or (256 if device == "cuda" else 64)
-    tokenizer = load_tokenizer(tokenizer_path(args.model))
+    tokenizer = load_tokenizer(model_path(args.model))
     model = load_quantized(model_path(args.model), device).eval()
     prompts = [item.prompt for item in real_items(args.items, tokenizer)]
     single_prompts = prompts[: args.single_items or args.items]

@@ -1,7 +1,9 @@
 """A model with Llama 3.1 8B's exact shape and random weights, for measuring speed on a GPU.
 
 The real weights cannot be downloaded here; speed depends on the shapes, not on the values. The
-model is written once as safetensors so that it loads through the same 4-bit path as a real one.
+model is written once as safetensors so that it loads through the same 4-bit path as a real one,
+with SmolLM2's tokenizer beside it: its ids all fit the larger vocabulary, and a folder with a
+tokenizer is a model that every loader takes as it is.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 # Llama-3.1-8B's published architecture.
 LLAMA_31_8B = {
@@ -36,8 +38,8 @@ LLAMA_31_8B = {
 }
 
 
-def random_llama_8b(folder: Path) -> str:
-    if (folder / "config.json").is_file():
+def random_llama_8b(folder: Path, tokenizer_from: str) -> str:
+    if (folder / "config.json").is_file() and (folder / "tokenizer_config.json").is_file():
         return str(folder)
     if not torch.cuda.is_available():
         raise SystemExit("the 8B-shaped model is for GPU benchmarks: run it on a CUDA machine")
@@ -46,6 +48,7 @@ def random_llama_8b(folder: Path) -> str:
     with torch.device("cuda"):
         model = LlamaForCausalLM(LlamaConfig(**LLAMA_31_8B, dtype=torch.bfloat16))
     model.to(torch.bfloat16).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tokenizer_from).save_pretrained(folder)
     del model
     torch.cuda.empty_cache()
     return str(folder)

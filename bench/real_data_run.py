@@ -21,21 +21,14 @@ from pathlib import Path
 import dagster as dg
 
 from assets.config import TrainingRunConfig
-from bench.common import SHARED_DATA, pricer_home
+from bench.common import (
+    REAL_SPLIT_SEED,
+    REAL_TEST_ITEMS,
+    REAL_VALIDATION_ITEMS,
+    pricer_home,
+    real_pool_source,
+)
 from pipelines.presets import REAL_DATA_TRAINING
-
-POOL = ("pricer_train_250.jsonl", "pricer_6cat_2000.jsonl", "pricer_test_tail_1750.jsonl")
-VALIDATION_ITEMS = 200
-TEST_ITEMS = 250
-SPLIT_SEED = 42
-
-
-def real_data_source() -> str:
-    paths = [SHARED_DATA / name for name in POOL]
-    missing = [str(path) for path in paths if not path.is_file()]
-    if missing:
-        raise SystemExit(f"the real-data run reads {missing}; put ../shared beside the checkout")
-    return ",".join(str(path) for path in paths)
 
 
 def main() -> None:
@@ -78,12 +71,12 @@ def _train(instance: dg.DagsterInstance, args: argparse.Namespace, training: dic
     from pipelines.launch import prepare, train_new_run
 
     dataset = {
-        "source": real_data_source(),
+        "source": real_pool_source(),
         "max_text_tokens": args.text_tokens,
-        "validation_size": VALIDATION_ITEMS,
-        "test_size": TEST_ITEMS,
+        "validation_size": REAL_VALIDATION_ITEMS,
+        "test_size": REAL_TEST_ITEMS,
         "train_size": args.train_size,
-        "seed": SPLIT_SEED,
+        "seed": REAL_SPLIT_SEED,
     }
     started = time.monotonic()
     prepare(instance, dataset)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from bench.common import median, model_path, print_table, real_items, tokenizer_path
+from bench.common import median, model_path, print_table, real_items
 from pricer.model_source import EMBEDDED
 
 SIDES = ("course recipe", "pricer")
@@ -89,7 +89,7 @@ def _train(args: argparse.Namespace) -> dict:
 
     from pricer.quantization import load_tokenizer
 
-    tokenizer = load_tokenizer(tokenizer_path(args.model))
+    tokenizer = load_tokenizer(model_path(args.model))
     items = real_items(args.items, tokenizer)
     total_steps = args.warmup_steps + args.steps
     with tempfile.TemporaryDirectory() as scratch:
@@ -141,7 +141,7 @@ def _course_trainer(model: str, items, steps: int, output_dir: Path):
     from trl import SFTConfig, SFTTrainer
 
     cuda = torch.cuda.is_available()
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path(model))
+    tokenizer = AutoTokenizer.from_pretrained(model_path(model))
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
     quantization = BitsAndBytesConfig(
         load_in_4bit=True,
