@@ -2,10 +2,11 @@
 
 Off unless `PRICER_PAUSE_AT` is set. It lists points, comma-separated, in the order they are to be
 reached, e.g. `PRICER_PAUSE_AT=early_in_epoch,save,hub_push`; `PRICER_PAUSE_DIR` names a folder.
-On reaching the first listed point that has not paused yet, the process writes
-`<PRICER_PAUSE_DIR>/<point>.json` (its pid, the point and where it stood) and blocks, so a test
-can SIGKILL it from outside, as a preempted machine would. A point whose file exists is passed,
-so the retried process goes on to the next one. The preemption test drives this; see
+A point that knows its epoch can be given one: `late_in_epoch@2` passes epoch 1 by and pauses in
+epoch 2. On reaching the first listed point that has not paused yet, the process writes
+`<PRICER_PAUSE_DIR>/<point as listed>.json` (its pid, the point and where it stood) and blocks, so
+a test can SIGKILL it from outside, as a preempted machine would. A point whose file exists is
+passed, so the retried process goes on to the next one. The preemption test drives this; see
 docs/preemption.md.
 """
 
@@ -26,14 +27,17 @@ def pause_at(point: str, **where: int | float | str) -> None:
     armed = [name.strip() for name in os.environ.get("PRICER_PAUSE_AT", "").split(",") if name]
     if not armed:
         return
-    unknown = sorted({*armed, point} - set(POINTS))
+    unknown = sorted({*(name.partition("@")[0] for name in armed), point} - set(POINTS))
     if unknown:
         raise ValueError(f"unknown pause point(s) {unknown}; the points are {POINTS}")
     folder = Path(os.environ["PRICER_PAUSE_DIR"])
     waiting = [name for name in armed if not (folder / f"{name}.json").exists()]
-    if not waiting or waiting[0] != point:
+    if not waiting:
         return
-    marker = folder / f"{point}.json"
+    name, _, epoch = waiting[0].partition("@")
+    if name != point or (epoch and str(where.get("epoch")) != epoch):
+        return
+    marker = folder / f"{waiting[0]}.json"
     # Written under another name and renamed: whoever waits for it never reads half a file.
     partial = marker.with_suffix(".partial")
     partial.write_text(json.dumps({"point": point, "pid": os.getpid(), **where}))

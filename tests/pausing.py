@@ -1,11 +1,18 @@
-"""Killing a process from outside at one of pricer's pause points (pricer/pause_points.py)."""
+"""Killing a process from outside at one of pricer's pause points (pricer/pause_points.py), and
+reading what the killed run and its retries left behind."""
 
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from pricer.hub.local_git import LocalGitStore
+from pricer.runs import checkpoint_message
+
+STARTED = re.compile(r"epoch (\d+): from global step (\d+)")
 
 
 def arm(monkeypatch, points: list[str], folder: Path) -> None:
@@ -17,7 +24,8 @@ def arm(monkeypatch, points: list[str], folder: Path) -> None:
 def kill_when_paused(
     folder: Path, point: str, still_running: Callable[[], bool], timeout_s: float = 600
 ) -> dict:
-    """Wait until a process pauses at `point`, SIGKILL it, and return what its marker says."""
+    """Wait until a process pauses at `point` (as armed, e.g. `late_in_epoch@2`), SIGKILL it, and
+    return what its marker says."""
     marker = folder / f"{point}.json"
     deadline = time.monotonic() + timeout_s
     while not marker.exists():
@@ -42,3 +50,22 @@ def _wait_gone(pid: int) -> None:
         except (FileNotFoundError, ProcessLookupError):
             return
         time.sleep(0.05)
+
+
+def epoch_starts(instance, run_id: str) -> list[tuple[int, int]]:
+    """(epoch, global step) where each training attempt in a Dagster run began, from its log."""
+    found = []
+    for entry in instance.all_logs(run_id):
+        match = STARTED.match(entry.user_message or "")
+        if match:
+            found.append((int(match[1]), int(match[2])))
+    return found
+
+
+def check_one_push_per_epoch(pricer_home: Path, run_key: str, epochs: int) -> None:
+    store = LocalGitStore(pricer_home / "hub")
+    messages = [message for _, message in store.history(f"local/{run_key}")]
+    # Newest first: each epoch's adapter, then its model card (one subject for both), a killed
+    # push neither lost nor doubled.
+    subjects = [checkpoint_message(run_key, epoch) for epoch in range(epochs, 0, -1)]
+    assert messages == [subject for subject in subjects for _ in ("card", "adapter")]

@@ -3,19 +3,16 @@ daemon retries it under the shipped dagster.yaml, finishes as the same training 
 been: no epoch starts over, no hub commit is lost or doubled, the losses are an uninterrupted
 run's."""
 
-import re
 import threading
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
-from pausing import arm, kill_when_paused
+from pausing import arm, check_one_push_per_epoch, epoch_starts, kill_when_paused
 
 from assets.config import TrainingRunConfig
 from pipelines.launch import latest_metadata
-from pricer.hub.local_git import LocalGitStore
-from pricer.runs import checkpoint_message
 from pricer.training import train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +34,6 @@ TRAINING = {
 }
 # In the order a run meets them: three kills in epoch 1, two in epoch 2.
 KILLS = ["early_in_epoch", "save", "hub_push", "late_in_epoch", "evaluation"]
-STARTED = re.compile(r"epoch (\d+): from global step (\d+)")
 
 
 class Attempt:
@@ -60,7 +56,7 @@ class Attempt:
 def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
     tmp_path, pricer_home, model_path, monkeypatch
 ):
-    from pipelines.launch import prepare_job, training_run_job
+    from pipelines.launch import training_run_job
 
     monkeypatch.setenv("PRICER_HOME", str(pricer_home))
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -68,14 +64,7 @@ def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
     (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster"), overrides=shipped) as instance:
         monkeypatch.setenv("DAGSTER_HOME", instance.root_directory)
-        # The two inputs training needs; the baselines are not part of this story.
-        with dg.execute_job(
-            dg.reconstructable(prepare_job),
-            instance,
-            run_config={"ops": {"product_dataset": {"config": DATASET}}},
-            asset_selection=[dg.AssetKey("product_dataset"), dg.AssetKey("quantized_base_model")],
-        ) as prepared:
-            assert prepared.success
+        prepare_training_inputs(instance, DATASET)
         run_key = "preempted"
         instance.add_dynamic_partitions("training_runs", [run_key])
         job = dg.reconstructable(training_run_job)
@@ -116,13 +105,13 @@ def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
         final_id = attempt.finish()
         assert instance.get_run_by_id(final_id).status == dg.DagsterRunStatus.SUCCESS
 
-        starts = [_starts(instance, run_id) for _, _, run_id in killed] + [
-            _starts(instance, final_id)
+        starts = [epoch_starts(instance, run_id) for _, _, run_id in killed] + [
+            epoch_starts(instance, final_id)
         ]
         steps_per_epoch = 6
         # Every epoch started from its beginning exactly once, in the first attempt that reached it.
-        epoch_starts = {1: 0, 2: steps_per_epoch}
-        for epoch, first_step in epoch_starts.items():
+        first_steps = {1: 0, 2: steps_per_epoch}
+        for epoch, first_step in first_steps.items():
             from_beginning = [s for begun in starts for e, s in begun if e == epoch]
             assert from_beginning.count(first_step) == 1, (epoch, from_beginning)
 
@@ -139,31 +128,26 @@ def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
         print(f"\nsteps redone per kill (save_steps={TRAINING['save_steps']}): {redone}")
         assert all(0 <= n <= TRAINING["save_steps"] for n in redone.values()), redone
 
-        _check_hub(pricer_home, run_key)
+        check_one_push_per_epoch(pricer_home, run_key, TRAINING["epochs"])
         _check_losses(instance, run_key, tmp_path, steps_per_epoch)
-
-
-def _starts(instance, run_id: str) -> list[tuple[int, int]]:
-    """(epoch, global step) where each training attempt in the run began."""
-    found = []
-    for entry in instance.all_logs(run_id):
-        match = STARTED.match(entry.user_message or "")
-        if match:
-            found.append((int(match[1]), int(match[2])))
-    return found
 
 
 def _epoch_of(global_step: int, steps_per_epoch: int) -> int:
     return (global_step - 1) // steps_per_epoch + 1
 
 
-def _check_hub(pricer_home: Path, run_key: str) -> None:
-    store = LocalGitStore(pricer_home / "hub")
-    messages = [message for _, message in store.history(f"local/{run_key}")]
-    # Newest first: each epoch's adapter, then its model card (one subject for both), the killed
-    # push neither lost nor doubled.
-    epochs = [checkpoint_message(run_key, epoch) for epoch in (2, 1)]
-    assert messages == [subject for subject in epochs for _ in ("card", "adapter")]
+def prepare_training_inputs(instance: dg.DagsterInstance, dataset_config: dict) -> None:
+    """The two inputs training needs, through the real prepare job; the baselines are not part
+    of the preemption story."""
+    from pipelines.launch import prepare_job
+
+    with dg.execute_job(
+        dg.reconstructable(prepare_job),
+        instance,
+        run_config={"ops": {"product_dataset": {"config": dataset_config}}},
+        asset_selection=[dg.AssetKey("product_dataset"), dg.AssetKey("quantized_base_model")],
+    ) as prepared:
+        assert prepared.success
 
 
 def _check_losses(instance, run_key: str, tmp_path: Path, steps_per_epoch: int) -> None:
