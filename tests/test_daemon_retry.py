@@ -1,0 +1,146 @@
+"""Nobody resumes a killed training run by hand: under the real `dagster dev` (webserver and
+daemon) on an instance set up by the shipped dagster.yaml, a training run launched as the UI
+launches it has its epoch process killed with SIGKILL, and the daemon's own retry, from failure,
+resumes the epoch from its last step checkpoint and finishes the run."""
+
+import shutil
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import dagster as dg
+from conftest import REPO, serving_dagster_dev
+from pausing import arm, check_one_push_per_epoch, epoch_starts, kill_when_paused
+from test_preemption import prepare_training_inputs
+from test_webserver import graphql
+
+from assets.epochs import TRAINING_POOL, adapter_key, checkpoint_key, scores_key
+from pipelines.presets import TINY_DATASET, TINY_TRAINING
+from pricer import step_checkpoints
+from resources import ComputeResource
+
+# The tiny preset cut to what the story needs, four steps an epoch: epoch 2 is killed at its
+# third step (global step 7), one step after a save.
+DATASET = {**TINY_DATASET, "train_size": 16, "validation_size": 2, "test_size": 2}
+TRAINING = {**TINY_TRAINING, "batch_size": 4, "save_steps": 2}
+KILLED = "late_in_epoch@2"
+LAUNCH = """
+mutation ($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+  }
+}
+"""
+ENDED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+# Each step is a process of its own that imports torch: on a 2-core machine busy with other
+# training, each of the two runs took five minutes (docs/preemption.md).
+PATIENCE_S = 1200
+
+
+def launch_training_run(url: str, run_key: str) -> str:
+    """What the launchpad sends for a training run of one partition; the run goes to the queue."""
+    params = {
+        "selector": {
+            "repositoryLocationName": "pipelines.definitions",
+            "repositoryName": "__repository__",
+            "jobName": "training_run",
+        },
+        "runConfigData": {"ops": {"lora_adapter_epoch_1": {"config": TRAINING}}},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": run_key}]},
+    }
+    launched = graphql(url, LAUNCH, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+Found = TypeVar("Found")
+
+
+def wait_for(found: Callable[[], Found], what: str, timeout_s: float = PATIENCE_S) -> Found:
+    deadline = time.monotonic() + timeout_s
+    while not (value := found()):
+        assert time.monotonic() < deadline, f"no {what} in {timeout_s:.0f} s"
+        time.sleep(1)
+    return value
+
+
+def test_the_daemon_retries_a_killed_training_run_by_itself(
+    tmp_path, pricer_home, model_path, monkeypatch
+):
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copy(REPO / "docs" / "dagster.yaml", home / "dagster.yaml")
+    # `dagster dev` and every process it starts inherit these, the pause point included.
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("PRICER_HOME", str(pricer_home))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    pauses = tmp_path / "pauses"
+    pauses.mkdir()
+    arm(monkeypatch, [KILLED], pauses)
+    run_key = "retried-by-the-daemon"
+    epoch_2 = ComputeResource().run_dir(run_key) / "trainer" / "epoch_2"
+    with dg.DagsterInstance.get() as instance:
+        prepare_training_inputs(instance, DATASET)
+        instance.add_dynamic_partitions("training_runs", [run_key])
+        # One GPU: the killed step's slot must be freed for the retry to train.
+        instance.event_log_storage.set_concurrency_slots(TRAINING_POOL, 1)
+
+        def run(run_id: str) -> dg.DagsterRun:
+            return instance.get_run_by_id(run_id)
+
+        with serving_dagster_dev(str(home)) as url:
+            first_id = launch_training_run(url, run_key)
+            paused = kill_when_paused(
+                pauses, KILLED, lambda: run(first_id).status not in ENDED, PATIENCE_S
+            )
+            killed_at = time.time()
+            # What the killed attempt left: the retry may resume from nothing else.
+            left_behind = step_checkpoints.newest(epoch_2)
+            assert left_behind is not None, "no step checkpoint was saved before the kill"
+            retry = wait_for(
+                lambda: run(first_id).tags.get("dagster/auto_retry_run_id"), "retry of the run"
+            )
+            wait_for(lambda: run(retry).status in ENDED, "end of the retry")
+
+        first, retried = run(first_id), run(retry)
+        assert first.status == dg.DagsterRunStatus.FAILURE
+        assert first.tags["dagster/will_retry"] == "true"
+        assert retried.status == dg.DagsterRunStatus.SUCCESS
+        assert retried.tags["dagster/parent_run_id"] == first_id
+        assert retried.tags["dagster/root_run_id"] == first_id
+        assert retried.tags["dagster/retry_number"] == "1"
+        assert retried.tags["dagster/partition"] == run_key
+        # Exactly one retry, launched by the daemon: the run group holds these two runs only.
+        _, group = instance.get_run_group(first_id)
+        assert sorted(r.run_id for r in group) == sorted([first_id, retry])
+
+        # From failure: epoch 1 stays as the killed run left it, only epoch 2 runs again.
+        def materialized_by(asset: str) -> list[str]:
+            records = instance.fetch_materializations(dg.AssetKey(asset), limit=10).records
+            return [record.run_id for record in records]
+
+        for asset in (adapter_key(1), checkpoint_key(1), scores_key(1)):
+            assert materialized_by(asset) == [first_id], asset
+        for asset in (adapter_key(2), checkpoint_key(2), scores_key(2)):
+            assert materialized_by(asset) == [retry], asset
+
+        # Epoch 2 began from its beginning once, in the killed run, and the retry took it up
+        # at the step checkpoint the kill left, not from scratch.
+        ((_, epoch_1_end),) = [s for s in epoch_starts(instance, first_id) if s[0] == 2]
+        assert epoch_starts(instance, first_id) == [(1, 0), (2, epoch_1_end)]
+        resumed = step_checkpoints.step_of(left_behind)
+        assert epoch_starts(instance, retry) == [(2, resumed)]
+        assert paused["epoch"] == 2 and epoch_1_end < resumed < paused["global_step"]
+        redone = paused["global_step"] - resumed
+        assert redone <= TRAINING["save_steps"]
+        timing = instance.get_run_record_by_id(retry)
+        print(
+            f"\nkilled at step {paused['global_step']}, resumed from step {resumed} "
+            f"({redone} steps redone, save_steps={TRAINING['save_steps']}); after the kill, the "
+            f"retry was launched at {timing.create_timestamp.timestamp() - killed_at:.0f} s, "
+            f"started at {timing.start_time - killed_at:.0f} s and succeeded at "
+            f"{timing.end_time - killed_at:.0f} s"
+        )
+        check_one_push_per_epoch(pricer_home, run_key, TRAINING["epochs"])
