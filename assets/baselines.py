@@ -35,7 +35,7 @@ def baseline_scores(
         quantized_base_model.path,
         held_out,
         device=compute.device,
-        batch_size=compute.eval_batch_size,
+        batch_size=compute.scoring_batch_size(),
         progress=context.log.info,
         weighted=True,
     )

@@ -156,7 +156,7 @@ def _rescore(
         {"validation": dataset.splits.validation},
         adapter_dir=str(local),
         device=compute.device,
-        batch_size=compute.eval_batch_size,
+        batch_size=compute.scoring_batch_size(),
         progress=context.log.info,
     )
     return scored["validation"].scores.mean_abs_error

@@ -341,7 +341,7 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
             {"validation": splits.validation, "test": splits.test},
             adapter_dir=str(local),
             device=compute.device,
-            batch_size=compute.eval_batch_size,
+            batch_size=compute.scoring_batch_size(),
             progress=context.log.info,
             weighted=True,
         )

@@ -15,7 +15,7 @@ import time
 import torch
 
 from bench.common import median, model_path, print_table, real_items
-from pricer.evaluation import MAX_NEW_TOKENS, generate_completions
+from pricer.evaluation import GPU_SCORING_BATCH, MAX_NEW_TOKENS, generate_completions
 from pricer.model_source import EMBEDDED
 from pricer.prompts import parse_price
 from pricer.quantization import load_quantized, load_tokenizer, pick_device
@@ -26,13 +26,13 @@ def main() -> None:
     parser.add_argument("--model", default=EMBEDDED)
     parser.add_argument("--items", type=int, default=64)
     parser.add_argument("--single-items", type=int, default=None, help="fewer for the slow side")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: 256 GPU, 64 CPU")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 512 GPU, 64 CPU")
     parser.add_argument("--new-tokens", type=int, default=MAX_NEW_TOKENS)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     device = pick_device()
-    batch_size = args.batch_size or (256 if device == "cuda" else 64)
+    batch_size = args.batch_size or (GPU_SCORING_BATCH if device == "cuda" else 64)
     tokenizer = load_tokenizer(model_path(args.model))
     model = load_quantized(model_path(args.model), device).eval()
     prompts = [item.prompt for item in real_items(args.items, tokenizer)]

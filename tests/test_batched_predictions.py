@@ -1,10 +1,16 @@
 """Batched, left-padded scoring must price real items exactly as scoring them one at a time."""
 
 from pricer.curation import CurationRules, curate
-from pricer.evaluation import generate_completions
+from pricer.evaluation import (
+    CPU_SCORING_BATCH,
+    GPU_SCORING_BATCH,
+    generate_completions,
+    scoring_batch_size,
+)
 from pricer.prompts import parse_price
 from pricer.quantization import load_quantized
 from pricer.sources import read_source
+from resources.compute import ComputeResource
 
 
 def test_batched_greedy_matches_one_at_a_time_on_64_real_items(shared_data, model_path, tokenizer):
@@ -22,3 +28,9 @@ def test_batched_greedy_matches_one_at_a_time_on_64_real_items(shared_data, mode
     assert len(lengths) > 1
     assert [parse_price(o) for o in batched] == [parse_price(o) for o in single]
     assert batched == single
+
+
+def test_the_scoring_batch_follows_the_device_unless_set():
+    assert ComputeResource(device="cpu").scoring_batch_size() == CPU_SCORING_BATCH
+    assert scoring_batch_size("cuda") == GPU_SCORING_BATCH > CPU_SCORING_BATCH
+    assert ComputeResource(device="cpu", eval_batch_size=7).scoring_batch_size() == 7
