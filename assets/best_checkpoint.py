@@ -116,7 +116,9 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
     return best_checkpoint
 
 
-@dg.asset_check(asset="best_checkpoint", blocking=True)
+# Partitioned like its asset, so it loads the one run it judges: an unpartitioned check is handed
+# every run's best_checkpoint at once, and fails on its input once an instance holds two runs.
+@dg.asset_check(asset="best_checkpoint", blocking=True, partitions_def=training_runs)
 def beats_median_baseline(best_checkpoint: BestCheckpoint) -> dg.AssetCheckResult:
     """The chosen checkpoint must price validation items better than always guessing the
     training median; the ridge regression's score is shown beside it."""
