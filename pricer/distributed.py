@@ -19,9 +19,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pricer.epoch_result import EpochResult, Progress
 from pricer.items import Item
 from pricer.settings import TrainingSettings
-from pricer.training import EpochResult, Progress, train_epoch
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,8 @@ def epoch_metadata(result: EpochResult, world_size: int) -> dict:
 
 def run_rank(spec: EpochSpec, progress: Progress | None) -> EpochResult:
     """Train this rank's part of the epoch, and save its adapter if the spec asks."""
+    from pricer.training import train_epoch  # transformers: not at the code location's import
+
     _use_own_gpu(spec.device)
     capture = (
         _PeftModelCapture(spec.rank_adapters_dir / f"rank-{_rank()}")

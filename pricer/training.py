@@ -14,36 +14,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from transformers import PrinterCallback, TrainerCallback, TrainerState
 
 from pricer import step_checkpoints
+from pricer.epoch_result import EpochResult, Progress
 from pricer.items import Item
 from pricer.lora import LoraSettings
 from pricer.pause_points import pause_at
 from pricer.prompts import make_completion, make_prompt
 from pricer.settings import TrainingSettings
-
-Progress = Callable[[str], None]
-
-
-@dataclass
-class EpochResult:
-    epoch: int
-    checkpoint_dir: Path
-    global_step: int
-    steps_this_epoch: int
-    train_loss: float
-    eval_loss: float
-    learning_rate: float
-    tokens_this_epoch: int
-    seconds: float
-    setup_seconds: float  # loading the 4-bit model and tokenizing the data, before any step
-    step_losses: list[tuple[int, float]]  # (global step, loss) for this epoch
-    step_learning_rates: list[tuple[int, float]]
 
 
 def to_prompt_completion(items: list[Item]) -> list[dict[str, str]]:

@@ -10,7 +10,7 @@ import dagster as dg
 from pydantic import Field
 
 from pricer.distributed import EpochSpec, result_from_payload
-from pricer.training import EpochResult
+from pricer.epoch_result import EpochResult
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from pipelines.presets import TINY_DATASET, TINY_TRAINING
 from pricer.catalogue import generate_catalogue
 from pricer.curation import CurationRules, curate
 from pricer.distributed import EpochSpec, rank_settings
+from pricer.epoch_result import EpochResult
 from pricer.evaluation import load_for_pricing
 from pricer.items import Item
 from pricer.settings import TrainingSettings
 from pricer.sources import RawRow
-from pricer.training import EpochResult, train_epoch
+from pricer.training import train_epoch
 from resources import BaseModelResource, ComputeResource, TrackerResource
 from resources.launcher import TorchrunLauncher
 
