@@ -261,6 +261,8 @@ def _summarise(
 def _exact_resume_trainer():
     from trl import SFTTrainer
 
+    from pricer.completion_loss import completion_loss, supports_completion_loss
+
     class ExactResumeTrainer(SFTTrainer):
         """PEFT upcasts a reloaded adapter to fp32, while TRL trains QLoRA adapters in bf16.
         Casting back keeps a resumed epoch exactly on the path of one continuous run.
@@ -269,6 +271,21 @@ def _exact_resume_trainer():
         so a process killed mid-save never leaves one that looks complete."""
 
         _saved_at_step: int | None = None
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            # On the CPU, TRL would put every position through the LM head; the labelled ones
+            # give the same loss (pricer/completion_loss.py). Evaluation keeps TRL's path.
+            if return_outputs or not self._labelled_positions_only():
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            head = self.model.get_output_embeddings()
+            loss = completion_loss(model, head, inputs, num_items_in_batch)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                # As TRL scales it: DDP averages gradients over ranks, the tokens were summed.
+                loss = loss * self.accelerator.num_processes
+            return loss
+
+        def _labelled_positions_only(self) -> bool:
+            return self.args.use_cpu and supports_completion_loss(self.model)
 
         def _get_output_dir(self, trial) -> str:
             return str(Path(self.args.output_dir) / step_checkpoints.UNPUBLISHED)
