@@ -278,7 +278,9 @@ def _exact_resume_trainer():
             if return_outputs or not self._labelled_positions_only():
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             head = self.model.get_output_embeddings()
-            loss = completion_loss(model, head, inputs, num_items_in_batch)
+            # TRL applies the head inside the model's forward, so under its mixed precision.
+            with self.accelerator.autocast():
+                loss = completion_loss(model, head, inputs, num_items_in_batch)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:
                 # As TRL scales it: DDP averages gradients over ranks, the tokens were summed.
                 loss = loss * self.accelerator.num_processes

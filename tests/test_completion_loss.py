@@ -1,7 +1,7 @@
-"""The CPU loss over labelled positions only must be TRL's loss, bit for bit, gradients included."""
+"""On the CPU the LM head sees only the labelled positions, and training is still TRL's, bit for
+bit: the same losses step by step and the same adapter."""
 
-import torch
-from trl import SFTTrainer
+from safetensors.torch import load_file
 
 from pricer.catalogue import generate_catalogue
 from pricer.curation import CurationRules, curate
@@ -10,41 +10,43 @@ from pricer.settings import TrainingSettings
 from pricer.sources import RawRow
 from pricer.training import build_trainer
 
-
-def _loss_and_gradients(compute_loss, trainer, batch, num_items_in_batch):
-    model = trainer.model
-    model.zero_grad(set_to_none=True)
-    torch.manual_seed(0)  # the same LoRA dropout masks on both paths
-    with torch.autocast("cpu", dtype=torch.bfloat16):  # as the trainer runs a bf16 step
-        loss = compute_loss(trainer, model, dict(batch), num_items_in_batch=num_items_in_batch)
-    loss.backward()
-    gradients = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    return loss.detach(), gradients
+STEPS = 3
 
 
-def test_labelled_positions_give_trls_loss_and_gradients(model_path, tokenizer, tmp_path):
-    rows = [RawRow(i, r) for i, r in enumerate(generate_catalogue(size=40, bad_row_share=0))]
-    # Texts of different lengths, so the batch has right padding as well as prompt positions.
-    items = curate(rows, tokenizer, CurationRules(max_text_tokens=60)).items[:8]
-    settings = TrainingSettings(lora=LoraSettings(r=8, alpha=16), batch_size=8, max_length=128)
-    trainer = build_trainer(model_path, items, items[:2], settings, tmp_path, device="cpu")
-    batch = next(iter(trainer.get_train_dataloader()))
-    labels = batch["labels"][:, 1:]
-    assert 0 < int((labels != -100).sum()) < labels.numel() // 3  # mostly prompt and padding
-    assert bool((batch["attention_mask"] == 0).any())
+def _train(model_path, items, settings, output_dir, labelled_only: bool):
+    trainer = build_trainer(
+        model_path, items, items[:2], settings, output_dir, device="cpu", max_steps=STEPS
+    )
+    if not labelled_only:
+        # TRL's own loss, every position through the head: the reference to match.
+        trainer._labelled_positions_only = lambda: False
+    assert trainer._labelled_positions_only() is labelled_only
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    adapter = load_file(output_dir / f"checkpoint-{STEPS}" / "adapter_model.safetensors")
+    return losses, adapter
 
-    assert trainer._labelled_positions_only()
-    for num_items_in_batch in (None, int((labels != -100).sum()) * 2):
-        trl_loss, trl_gradients = _loss_and_gradients(
-            SFTTrainer.compute_loss, trainer, batch, num_items_in_batch
-        )
-        loss, gradients = _loss_and_gradients(
-            type(trainer).compute_loss, trainer, batch, num_items_in_batch
-        )
-        assert torch.isfinite(loss) and loss > 0
-        assert torch.equal(loss, trl_loss)
-        assert gradients.keys() == trl_gradients.keys()
-        # LoRA's B starts at zero, so only the B matrices have a gradient at the first step.
-        assert sum(bool(g.abs().sum() > 0) for g in gradients.values()) == len(gradients) // 2
-        for name, gradient in gradients.items():
-            assert torch.equal(gradient, trl_gradients[name]), name
+
+def test_labelled_positions_train_exactly_as_trls_loss(model_path, tokenizer, tmp_path):
+    rows = [RawRow(i, r) for i, r in enumerate(generate_catalogue(size=60, bad_row_share=0))]
+    # Texts of different lengths: batches carry right padding as well as prompt positions.
+    items = curate(rows, tokenizer, CurationRules(max_text_tokens=60)).items[:16]
+    assert len({len(item.text) for item in items}) > 1
+    settings = TrainingSettings(
+        lora=LoraSettings(r=8, alpha=16),
+        batch_size=4,
+        learning_rate=2e-3,
+        max_length=128,
+        save_steps=STEPS,
+    )
+
+    reference_losses, reference = _train(model_path, items, settings, tmp_path / "trl", False)
+    losses, adapter = _train(model_path, items, settings, tmp_path / "labelled", True)
+
+    assert len(losses) == STEPS and all(loss > 0 for loss in losses)
+    assert losses == reference_losses
+    assert adapter.keys() == reference.keys()
+    # Trained past the first step, where LoRA's A matrices still have no gradient.
+    assert all(tensor.abs().sum() > 0 for tensor in adapter.values())
+    for name, tensor in adapter.items():
+        assert tensor.equal(reference[name]), name
