@@ -78,6 +78,8 @@ def build_trainer(
         # Evaluating inside the loop would draw on the RNG after the checkpoint captured it, and a
         # resumed epoch would then differ from a continuous run: evaluate after training instead.
         eval_strategy="no",
+        # The evaluation loss is all that is read; without logits it takes the same short path.
+        prediction_loss_only=True,
         # Every save_steps steps, and at each epoch's end (_StopAfterEpoch asks for that one).
         save_strategy="steps",
         save_steps=settings.save_steps,
@@ -274,7 +276,7 @@ def _exact_resume_trainer():
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             # On the CPU, TRL would put every position through the LM head; the labelled ones
-            # give the same loss (pricer/completion_loss.py). Evaluation keeps TRL's path.
+            # give the same loss (pricer/completion_loss.py), in training and in evaluation.
             if return_outputs or not self._labelled_positions_only():
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             head = self.model.get_output_embeddings()

@@ -23,6 +23,7 @@ def _train(model_path, items, settings, output_dir, labelled_only: bool):
     assert trainer._labelled_positions_only() is labelled_only
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    losses.append(trainer.evaluate()["eval_loss"])
     adapter = load_file(output_dir / f"checkpoint-{STEPS}" / "adapter_model.safetensors")
     return losses, adapter
 
@@ -43,7 +44,7 @@ def test_labelled_positions_train_exactly_as_trls_loss(model_path, tokenizer, tm
     reference_losses, reference = _train(model_path, items, settings, tmp_path / "trl", False)
     losses, adapter = _train(model_path, items, settings, tmp_path / "labelled", True)
 
-    assert len(losses) == STEPS and all(loss > 0 for loss in losses)
+    assert len(losses) == STEPS + 1 and all(loss > 0 for loss in losses)
     assert losses == reference_losses
     assert adapter.keys() == reference.keys()
     # Trained past the first step, where LoRA's A matrices still have no gradient.
