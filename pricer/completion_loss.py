@@ -20,14 +20,29 @@ VOCABULARY_CHUNK = 32768
 
 
 def supports_completion_loss(model) -> bool:
-    """Models whose logits are the plain LM head's: no soft-capping, scaling or bias to apply."""
+    """Models whose logits are the plain LM head's and whose loss is the labels' alone: no
+    soft-capping, scaling, bias or adapter on the head, and no mixture-of-experts auxiliary loss.
+    Anything else keeps TRL's path."""
     config = model.config.get_text_config()
     head = model.get_output_embeddings()
-    plain = all(
-        getattr(config, name, None) in (None, 1.0)
-        for name in ("final_logit_softcapping", "logit_scale", "output_multiplier")
+    scaled = any(
+        getattr(config, name, None) not in (None, 1.0)
+        for name in (
+            "final_logit_softcapping",
+            "logit_scale",
+            "output_multiplier",
+            "lm_head_multiplier",
+            "logits_scaling",
+        )
     )
-    return plain and head is not None and getattr(head, "bias", None) is None
+    return (
+        not scaled
+        and type(head) is torch.nn.Linear  # a LoRA-wrapped head would skip its adapter here
+        and head.bias is None
+        and not getattr(config, "output_router_logits", False)
+        # The last hidden state read must be the one after the final norm.
+        and getattr(config, "tie_last_hidden_states", None) in (None, True)
+    )
 
 
 def completion_loss(

@@ -289,7 +289,14 @@ def _exact_resume_trainer():
             return loss
 
         def _labelled_positions_only(self) -> bool:
-            return self.args.use_cpu and supports_completion_loss(self.model)
+            # Only where the loss is TRL's plain one: any variant it offers keeps its own path.
+            plain_loss = (
+                self.args.loss_type == "nll"
+                and self.label_smoother is None
+                and self.compute_loss_func is None
+                and not self.aux_loss_enabled
+            )
+            return self.args.use_cpu and plain_loss and supports_completion_loss(self.model)
 
         def _get_output_dir(self, trial) -> str:
             return str(Path(self.args.output_dir) / step_checkpoints.UNPUBLISHED)
