@@ -1,12 +1,13 @@
-"""The training loss with the LM head applied only where a label is, on every device.
+"""The training loss on the CPU, with the LM head applied only where a label is.
 
 TRL's SFT loss runs the LM head through its chunked log-probability kernel. On a GPU with Triton
 it projects only the positions that carry a label (the price); on the CPU it projects every
 position of every row, prompt and padding included, then zeroes the unlabelled ones. With the
 embedded model's 49,152-token vocabulary and a price of 7 tokens after a 57-token prompt, that
-was a third of a CPU training step. Here the same kernel gets the labelled positions only. It
-computes each position on its own, so the loss and the gradients are bit for bit the ones TRL's
-CPU path gives (tests/test_completion_loss.py checks both).
+was about 1.0 s of a 2.5 s CPU training step. Here the same kernel gets the labelled positions
+only. Each position depends on its own row alone, so training comes out bit for bit as on TRL's
+CPU path: tests/test_completion_loss.py compares the step losses, the evaluation loss and the
+adapter.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """On the CPU the LM head sees only the labelled positions, and training is still TRL's, bit for
-bit: the same losses step by step and the same adapter."""
+bit: the same losses step by step, the same evaluation loss and the same adapter."""
 
 from safetensors.torch import load_file
 
