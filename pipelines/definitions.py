@@ -21,6 +21,7 @@ from pipelines.sensors import (
     select_best_after_training,
     train_on_new_data,
 )
+from pipelines.step_processes import model_job_executor
 from resources import BaseModelResource, ComputeResource, HubResource, TrackerResource
 
 # Fixed when the code location loads: a run may train fewer epochs, never more.
@@ -36,6 +37,7 @@ quality_report = build_quality_report(MAX_EPOCHS)
 prepare_job = dg.define_asset_job(
     "prepare",
     selection=dg.AssetSelection.assets(product_dataset, quantized_base_model, baseline_scores),
+    executor_def=model_job_executor(),
     description="Curate the data, quantize the base model and score the baselines.",
 )
 
@@ -44,7 +46,7 @@ training_run_job = dg.define_asset_job(
     "training_run",
     selection=dg.AssetSelection.assets(*epoch_assets),
     partitions_def=training_runs,
-    config={"execution": {"config": {"multiprocess": {"max_concurrent": 1}}}},
+    executor_def=model_job_executor(max_concurrent=1),
     # A preempted (killed) epoch fails its run; with run_retries on (docs/dagster.yaml), the
     # daemon re-executes it from failure and the epoch resumes from its last step checkpoint.
     tags={"dagster/max_retries": "5", "dagster/retry_strategy": "FROM_FAILURE"},
@@ -63,6 +65,7 @@ select_best_job = dg.define_asset_job(
 promote_champion_job = dg.define_asset_job(
     "promote_champion",
     selection=dg.AssetSelection.assets(challenger, champion),
+    executor_def=model_job_executor(),
     description="Challenge the champion with a training run's best checkpoint; promote it only if "
     "it beats the champion, re-scored on the run's validation split, and the median constant.",
 )

@@ -34,7 +34,7 @@ mutation ($params: ExecutionParams!) {
 }
 """
 ENDED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-# Each step is a process of its own that imports torch: on a 2-core machine busy with other
+# Each step is a process of its own that loads the model: on a 2-core machine busy with other
 # training, each of the two runs took five minutes (docs/preemption.md).
 PATIENCE_S = 1200
 
