@@ -6,6 +6,9 @@ epoch included) runs in a process of its own, exactly as under `dagster dev`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dagster as dg
 
 from pipelines.definitions import defs
@@ -29,6 +32,14 @@ def promote_champion_job() -> dg.JobDefinition:
     return defs.resolve_job_def("promote_champion")
 
 
+@contextmanager
+def launched(job, instance: dg.DagsterInstance, **options) -> Iterator[dg.ExecuteJobResult]:
+    """`dg.execute_job` on a fork server of the run's own, so its steps see the environment as it
+    is now (pipelines/step_processes.py); `job` is reconstructable."""
+    with fork_server_of_its_own(), dg.execute_job(job, instance, **options) as result:
+        yield result
+
+
 def execute(job, instance: dg.DagsterInstance, run_config=None, partition_key=None) -> str:
     """Run one job to the end; returns the Dagster run id, raises if the run failed.
 
@@ -36,12 +47,9 @@ def execute(job, instance: dg.DagsterInstance, run_config=None, partition_key=No
     the check's result is recorded on the instance, so the run id is returned as for a success.
     """
     tags = {"dagster/partition": partition_key} if partition_key else None
-    with (
-        fork_server_of_its_own(),
-        dg.execute_job(
-            dg.reconstructable(job), instance=instance, run_config=run_config or {}, tags=tags
-        ) as result,
-    ):
+    with launched(
+        dg.reconstructable(job), instance, run_config=run_config or {}, tags=tags
+    ) as result:
         if not result.success and not _only_checks_failed(result):
             raise RuntimeError(f"{result.job_def.name} failed: see the UI, run {result.run_id}")
         return result.run_id
@@ -78,17 +86,14 @@ def resume_training_run(instance: dg.DagsterInstance, run_id: str) -> str:
     """Re-execute an interrupted training run from its first unfinished step, with its own
     config and partition, then choose its best checkpoint; returns the run's key."""
     run_key = instance.get_run_by_id(run_id).tags["dagster/partition"]
-    with (
-        fork_server_of_its_own(),
-        dg.execute_job(
-            dg.reconstructable(training_run_job),
-            instance=instance,
-            reexecution_options=dg.ReexecutionOptions.from_failure(run_id, instance),
-            # The partition is not carried over by re-execution from Python; without it every
-            # partitioned step would fail.
-            tags={"dagster/partition": run_key},
-        ) as result,
-    ):
+    with launched(
+        dg.reconstructable(training_run_job),
+        instance,
+        reexecution_options=dg.ReexecutionOptions.from_failure(run_id, instance),
+        # The partition is not carried over by re-execution from Python; without it every
+        # partitioned step would fail.
+        tags={"dagster/partition": run_key},
+    ) as result:
         if not result.success:
             raise RuntimeError(f"training_run failed again: see the UI, run {result.run_id}")
     execute(select_best_job, instance, partition_key=run_key)

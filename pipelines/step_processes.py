@@ -9,8 +9,9 @@ them already imported.
 
 A forked process inherits the server's environment, not its launcher's. Under `dagster dev` every
 run has a run worker of its own, so the server starts and ends with the run. A Python process that
-launches several runs (the demo, the tests) launches each inside `fork_server_of_its_own()`, one
-run at a time, so that each run's steps see the environment the run was launched with.
+launches several runs (the demo, the tests) launches each inside `fork_server_of_its_own()`
+(through `pipelines.launch.launched`), one run at a time, so that each run's steps see the
+environment the run was launched with.
 
 The executor's settings are fixed where each job is defined, not in a run's config.
 """

@@ -56,8 +56,7 @@ class Attempt:
 def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
     tmp_path, pricer_home, model_path, monkeypatch
 ):
-    from pipelines.launch import training_run_job
-    from pipelines.step_processes import fork_server_of_its_own
+    from pipelines.launch import launched, training_run_job
 
     monkeypatch.setenv("PRICER_HOME", str(pricer_home))
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -73,27 +72,21 @@ def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
 
         def first_run() -> str:
             run_config = {"ops": {"lora_adapter_epoch_1": {"config": TRAINING}}}
-            # The steps see the pause points armed below.
-            with (
-                fork_server_of_its_own(),
-                dg.execute_job(job, instance, run_config=run_config, tags=tags) as result,
-            ):
+            # launched(): the steps see the pause points armed below.
+            with launched(job, instance, run_config=run_config, tags=tags) as result:
                 return result.run_id
 
         def retry(failed_id: str) -> str:
             # What the daemon does with a failed run it will retry: re-execute it from failure,
             # with its config and tags (the partition's among them).
             failed = instance.get_run_by_id(failed_id)
-            with (
-                fork_server_of_its_own(),
-                dg.execute_job(
-                    job,
-                    instance,
-                    run_config=failed.run_config,
-                    tags=tags,
-                    reexecution_options=dg.ReexecutionOptions.from_failure(failed_id, instance),
-                ) as result,
-            ):
+            with launched(
+                job,
+                instance,
+                run_config=failed.run_config,
+                tags=tags,
+                reexecution_options=dg.ReexecutionOptions.from_failure(failed_id, instance),
+            ) as result:
                 return result.run_id
 
         pauses = tmp_path / "pauses"
@@ -147,18 +140,14 @@ def _epoch_of(global_step: int, steps_per_epoch: int) -> int:
 def prepare_training_inputs(instance: dg.DagsterInstance, dataset_config: dict) -> None:
     """The two inputs training needs, through the real prepare job; the baselines are not part
     of the preemption story."""
-    from pipelines.launch import prepare_job
-    from pipelines.step_processes import fork_server_of_its_own
+    from pipelines.launch import launched, prepare_job
 
-    with (
-        fork_server_of_its_own(),
-        dg.execute_job(
-            dg.reconstructable(prepare_job),
-            instance,
-            run_config={"ops": {"product_dataset": {"config": dataset_config}}},
-            asset_selection=[dg.AssetKey("product_dataset"), dg.AssetKey("quantized_base_model")],
-        ) as prepared,
-    ):
+    with launched(
+        dg.reconstructable(prepare_job),
+        instance,
+        run_config={"ops": {"product_dataset": {"config": dataset_config}}},
+        asset_selection=[dg.AssetKey("product_dataset"), dg.AssetKey("quantized_base_model")],
+    ) as prepared:
         assert prepared.success
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableJob
 
-from pipelines.step_processes import fork_server_of_its_own, model_job_executor
+from pipelines.launch import launched
+from pipelines.step_processes import model_job_executor
 
 ML_STACK = ("torch", "transformers", "peft", "trl")
 
@@ -45,8 +46,7 @@ def test_steps_start_with_the_ml_stack_imported_and_their_own_runs_environment(
             report = tmp_path / f"{marker}.json"
             monkeypatch.setenv("PROBE_MARKER", marker)
             monkeypatch.setenv("PROBE_REPORT", str(report))
-            # As pipelines/launch.py launches every run.
-            with fork_server_of_its_own(), dg.execute_job(job, instance) as result:
+            with launched(job, instance) as result:
                 assert result.success
             reports.append(json.loads(report.read_text()))
 
