@@ -1,7 +1,7 @@
 import dagster as dg
 
 from assets.config import LoraConfig
-from pricer.lora import find_target_modules, lora_parameter_count
+from pricer.model.lora import find_target_modules, lora_parameter_count
 from pricer.runs import BaseModelSpec
 from resources import BaseModelResource, ComputeResource
 
@@ -15,7 +15,7 @@ def quantized_base_model(
 ) -> dg.Output[BaseModelSpec]:
     """The base model in 4-bit NF4 (double quantization, bf16 compute) through bitsandbytes,
     checked against the LoRA target modules so a wrong name fails here, before any training."""
-    from pricer.quantization import footprint, load_quantized  # torch: only in this step
+    from pricer.model.quantization import footprint, load_quantized  # torch: only in this step
 
     lora = config.lora()
     lora.validate()

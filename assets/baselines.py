@@ -2,9 +2,9 @@ import dagster as dg
 
 from assets.metadata import scores as scores_metadata
 from assets.metadata import slug
-from pricer.baselines import constant_scores, ridge_scores
-from pricer.dataset import CuratedDataset
-from pricer.metrics import Scores
+from pricer.data.dataset import CuratedDataset
+from pricer.evaluation.baselines import constant_scores, ridge_scores
+from pricer.evaluation.metrics import Scores
 from pricer.runs import BaseModelSpec
 from resources import ComputeResource
 
@@ -22,7 +22,7 @@ def baseline_scores(
     """What every checkpoint must beat, on the same validation and test items: the training
     median and mean, a ridge regression on TF-IDF, and the untrained quantized base model (its
     greedy and its probability-weighted price)."""
-    from pricer.evaluation import evaluate_model  # torch: imported by the steps that use it
+    from pricer.evaluation.scoring import evaluate_model  # torch: imported by the steps that use it
 
     splits = product_dataset.splits
     held_out = {"validation": splits.validation, "test": splits.test}

@@ -6,12 +6,12 @@ from assets.epochs import adapter_key, checkpoint_key, scores_key
 from assets.metadata import image, latest_metadata, slug
 from assets.partitions import training_runs
 from assets.run_scores import run_scores
+from pricer.evaluation.epoch_table import EpochRow, epoch_table
+from pricer.evaluation.metrics import Scores
+from pricer.evaluation.selection import DEFAULT_TOLERANCE
 from pricer.hub import HubRevision
-from pricer.metrics import Scores
 from pricer.plots import validation_curve
-from pricer.report import EpochRow, epoch_table
 from pricer.runs import BEST_TAG, BestCheckpoint
-from pricer.selection import DEFAULT_TOLERANCE
 from resources import HubResource
 
 MEDIAN = "median constant"

@@ -7,10 +7,10 @@ from pydantic import Field
 from assets.best_checkpoint import MEDIAN
 from assets.epochs import adapter_key, checkpoint_key, scores_key
 from assets.metadata import latest_metadata
-from pricer.champion import CHAMPION_TAG, ChampionPointer, read_champion, write_champion
-from pricer.dataset import CuratedDataset
-from pricer.metrics import Scores
-from pricer.promotion import Challenge, untag_previous_champion
+from pricer.data.dataset import CuratedDataset
+from pricer.evaluation.metrics import Scores
+from pricer.release.champion import CHAMPION_TAG, ChampionPointer, read_champion, write_champion
+from pricer.release.promotion import Challenge, untag_previous_champion
 from pricer.runs import BaseModelSpec
 from resources import ComputeResource, HubResource
 
@@ -138,7 +138,7 @@ def _rescore(
     base: BaseModelSpec,
 ) -> float:
     """The champion's validation $ error on the candidate's split, by the scores assets' scorer."""
-    from pricer.evaluation import evaluate_model  # torch: only where it is used
+    from pricer.evaluation.scoring import evaluate_model  # torch: only where it is used
 
     if (champion.hub, champion.base_model) != (candidate.hub, candidate.base_model):
         raise dg.Failure(

@@ -6,8 +6,8 @@ Defaults come from the domain's dataclasses, so the recipe is written down once.
 import dagster as dg
 from pydantic import Field
 
-from pricer.lora import LoraSettings
-from pricer.settings import TrainingSettings
+from pricer.model.lora import LoraSettings
+from pricer.training.settings import TrainingSettings
 
 _RECIPE = TrainingSettings()
 

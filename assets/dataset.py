@@ -2,10 +2,10 @@ import dagster as dg
 from pydantic import Field
 
 from assets.metadata import image
-from pricer.curation import CurationResult, CurationRules
-from pricer.dataset import CuratedDataset, build_dataset
+from pricer.data.curation import CurationResult, CurationRules
+from pricer.data.dataset import CuratedDataset, build_dataset
+from pricer.data.sources import SourceError, source_parts
 from pricer.plots import price_histogram
-from pricer.sources import SourceError, source_parts
 from resources import BaseModelResource
 
 _RULES = CurationRules()
@@ -39,7 +39,7 @@ def product_dataset(
     """Products curated by the course's recipe (price range, minimum text, text cut to a token
     budget with the base model's tokenizer, duplicates removed) and split into train, validation
     and test. Every rejected row is counted by reason."""
-    from pricer.quantization import load_tokenizer  # transformers: only in this step
+    from pricer.model.quantization import load_tokenizer  # transformers: only in this step
 
     rules = CurationRules(
         config.min_price, config.max_price, config.min_chars, config.max_text_tokens

@@ -13,14 +13,15 @@ from assets.config import TrainingRunConfig
 from assets.metadata import image, latest_metadata, recorded_scores, tracking_link
 from assets.metadata import scores as scores_metadata
 from assets.partitions import training_runs
-from pricer.dataset import CuratedDataset
+from pricer.data.dataset import CuratedDataset
+from pricer.data.splits import Splits
+from pricer.evaluation.predictions import from_evaluation, save_predictions
+from pricer.evaluation.selection import EpochRecord, should_stop_early
 from pricer.hub.base import ADAPTER_FILES
 from pricer.hub.files import copy_files
-from pricer.model_card import EpochRecord as CardRecord
-from pricer.model_card import model_card
 from pricer.plots import loss_curve, truth_vs_guess
-from pricer.predictions import from_evaluation, save_predictions
-from pricer.preflight import check_run_fits
+from pricer.release.model_card import EpochRecord as CardRecord
+from pricer.release.model_card import model_card
 from pricer.runs import (
     BaseModelSpec,
     CheckpointScores,
@@ -29,10 +30,9 @@ from pricer.runs import (
     checkpoint_message,
     model_card_message,
 )
-from pricer.selection import EpochRecord, should_stop_early
-from pricer.settings import TrainingSettings
-from pricer.splits import Splits
-from pricer.tracking import track_epoch
+from pricer.training.preflight import check_run_fits
+from pricer.training.settings import TrainingSettings
+from pricer.training.tracking import track_epoch
 from resources import ComputeResource, HubResource, TrackerResource
 from resources.launcher import TorchrunLauncher
 
@@ -189,7 +189,9 @@ def _train(
     previous: TrainedEpoch | None,
     epoch: int,
 ) -> dg.Output[TrainedEpoch]:
-    from pricer.training import train_epoch  # torch and transformers: only where they are used
+    from pricer.training.trainer import (
+        train_epoch,  # torch and transformers: only where they are used
+    )
 
     run_key = context.partition_key
     if previous is not None and previous.dataset_version != dataset.version:
@@ -209,7 +211,7 @@ def _train(
         "device": compute.device,
     }
     if compute.training_processes > 1:
-        from pricer.distributed import EpochSpec
+        from pricer.training.distributed import EpochSpec
 
         # No W&B here: every rank would start a run of its own.
         launcher = TorchrunLauncher(processes=compute.training_processes)
@@ -329,7 +331,7 @@ def _scores_asset(epoch: int) -> dg.AssetsDefinition:
         product_dataset: CuratedDataset,
         quantized_base_model: BaseModelSpec,
     ) -> dg.Output[CheckpointScores]:
-        from pricer.evaluation import evaluate_model
+        from pricer.evaluation.scoring import evaluate_model
 
         run_dir = compute.run_dir(pushed.run_key)
         splits = product_dataset.splits

@@ -4,7 +4,7 @@ import base64
 
 import dagster as dg
 
-from pricer.metrics import Scores
+from pricer.evaluation.metrics import Scores
 
 
 def image(png: bytes, title: str) -> dg.MetadataValue:

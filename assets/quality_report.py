@@ -8,10 +8,10 @@ from assets.epochs import scores_key
 from assets.metadata import inline_png
 from assets.partitions import training_runs
 from assets.run_scores import run_scores
-from pricer.metrics import Scores
+from pricer.evaluation.metrics import Scores
+from pricer.evaluation.predictions import load_predictions
+from pricer.evaluation.quality_report import Cell, Row, quality_report
 from pricer.plots import truth_vs_guess, validation_curve
-from pricer.predictions import load_predictions
-from pricer.quality_report import Cell, Row, quality_report
 from resources import ComputeResource
 
 MEAN = "mean constant"

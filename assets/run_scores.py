@@ -7,7 +7,7 @@ import dagster as dg
 
 from assets.epochs import scores_key
 from assets.metadata import latest_metadata
-from pricer.selection import EpochRecord, best_epoch, overfitting_onset
+from pricer.evaluation.selection import EpochRecord, best_epoch, overfitting_onset
 
 
 @dataclass(frozen=True)

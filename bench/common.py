@@ -6,10 +6,10 @@ import os
 import statistics
 from pathlib import Path
 
-from pricer.curation import CurationRules, curate
-from pricer.items import Item
-from pricer.model_source import EMBEDDED, resolve_base_model
-from pricer.sources import read_source
+from pricer.data.curation import CurationRules, curate
+from pricer.data.items import Item
+from pricer.data.sources import read_source
+from pricer.model.source import EMBEDDED, resolve_base_model
 
 # ../shared/data beside the checkout, or wherever PRICER_SHARED_DATA points (a GPU machine's copy).
 SHARED_DATA = Path(

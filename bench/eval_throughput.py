@@ -15,10 +15,10 @@ import time
 import torch
 
 from bench.common import median, model_path, print_table, real_items
-from pricer.evaluation import GPU_SCORING_BATCH, MAX_NEW_TOKENS, generate_completions
-from pricer.model_source import EMBEDDED
-from pricer.prompts import parse_price
-from pricer.quantization import load_quantized, load_tokenizer, pick_device
+from pricer.data.prompts import parse_price
+from pricer.evaluation.scoring import GPU_SCORING_BATCH, MAX_NEW_TOKENS, generate_completions
+from pricer.model.quantization import load_quantized, load_tokenizer, pick_device
+from pricer.model.source import EMBEDDED
 
 
 def main() -> None:

@@ -31,8 +31,8 @@ from bench.common import (
     print_table,
     real_pool_source,
 )
-from pricer.lora import ATTENTION_PROJECTIONS
-from pricer.settings import TrainingSettings
+from pricer.model.lora import ATTENTION_PROJECTIONS
+from pricer.training.settings import TrainingSettings
 
 ALL_LINEAR = (*ATTENTION_PROJECTIONS, "gate_proj", "up_proj", "down_proj")
 RECIPE = TrainingSettings(epochs=5, max_length=192)  # a few real examples run to 183 tokens
@@ -99,13 +99,13 @@ def _reap(running: list[tuple[str, subprocess.Popen]]) -> list[str]:
 
 
 def _run_experiment(args: argparse.Namespace) -> None:
-    from pricer.baselines import constant_scores, ridge_scores
-    from pricer.curation import CurationRules
-    from pricer.dataset import build_dataset
-    from pricer.evaluation import evaluate_model, scoring_batch_size
-    from pricer.model_source import EMBEDDED, resolve_base_model
-    from pricer.quantization import load_tokenizer, pick_device
-    from pricer.training import train_epoch
+    from pricer.data.curation import CurationRules
+    from pricer.data.dataset import build_dataset
+    from pricer.evaluation.baselines import constant_scores, ridge_scores
+    from pricer.evaluation.scoring import evaluate_model, scoring_batch_size
+    from pricer.model.quantization import load_tokenizer, pick_device
+    from pricer.model.source import EMBEDDED, resolve_base_model
+    from pricer.training.trainer import train_epoch
 
     settings = replace(EXPERIMENTS[args.experiment], epochs=args.epochs)
     settings.validate()
@@ -166,7 +166,7 @@ def _run_experiment(args: argparse.Namespace) -> None:
 
 
 def _print_results(names: list[str], out: Path) -> None:
-    from pricer.selection import EpochRecord, best_epoch, overfitting_onset
+    from pricer.evaluation.selection import EpochRecord, best_epoch, overfitting_onset
 
     rows, baselines = [], None
     for name in names:

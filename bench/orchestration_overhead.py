@@ -69,7 +69,7 @@ def main() -> None:
 
 def _convert_model_once(pricer_home: Path) -> None:
     # Both paths then read the same converted model; the one-off conversion is timed by neither.
-    from pricer.model_source import EMBEDDED, resolve_base_model
+    from pricer.model.source import EMBEDDED, resolve_base_model
 
     resolve_base_model(EMBEDDED, pricer_home / "models")
 
@@ -78,22 +78,22 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
     """What the assets do, as plain calls, in the order the jobs run them."""
     from assets.config import TrainingRunConfig
     from assets.dataset import DatasetConfig
-    from pricer.baselines import constant_scores, ridge_scores
-    from pricer.curation import CurationRules
-    from pricer.dataset import build_dataset
-    from pricer.evaluation import evaluate_model
+    from pricer.data.curation import CurationRules
+    from pricer.data.dataset import build_dataset
+    from pricer.evaluation.baselines import constant_scores, ridge_scores
+    from pricer.evaluation.scoring import evaluate_model
+    from pricer.evaluation.selection import EpochRecord, best_epoch, overfitting_onset
     from pricer.hub.base import ADAPTER_FILES
     from pricer.hub.files import copy_files
     from pricer.hub.local_git import LocalGitStore
-    from pricer.lora import find_target_modules
-    from pricer.model_card import EpochRecord as CardRecord
-    from pricer.model_card import model_card
-    from pricer.model_source import EMBEDDED, resolve_base_model
+    from pricer.model.lora import find_target_modules
+    from pricer.model.quantization import footprint, load_quantized, load_tokenizer
+    from pricer.model.source import EMBEDDED, resolve_base_model
     from pricer.plots import loss_curve, price_histogram, truth_vs_guess, validation_curve
-    from pricer.quantization import footprint, load_quantized, load_tokenizer
-    from pricer.selection import EpochRecord, best_epoch, overfitting_onset
-    from pricer.tracking import track_epoch
-    from pricer.training import train_epoch
+    from pricer.release.model_card import EpochRecord as CardRecord
+    from pricer.release.model_card import model_card
+    from pricer.training.tracking import track_epoch
+    from pricer.training.trainer import train_epoch
 
     started = time.perf_counter()
     data = DatasetConfig(**dataset_config)

@@ -22,7 +22,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from bench.common import median, model_path, print_table, real_items
-from pricer.model_source import EMBEDDED
+from pricer.model.source import EMBEDDED
 
 SIDES = ("course recipe", "pricer")
 
@@ -87,7 +87,7 @@ def main() -> None:
 def _train(args: argparse.Namespace) -> dict:
     import torch
 
-    from pricer.quantization import load_tokenizer
+    from pricer.model.quantization import load_tokenizer
 
     tokenizer = load_tokenizer(model_path(args.model))
     items = real_items(args.items, tokenizer)
@@ -124,8 +124,8 @@ def _train(args: argparse.Namespace) -> dict:
 
 
 def _pricer_trainer(model: str, items, steps: int, output_dir: Path):
-    from pricer.settings import TrainingSettings
-    from pricer.training import build_trainer
+    from pricer.training.settings import TrainingSettings
+    from pricer.training.trainer import build_trainer
 
     return build_trainer(
         model_path(model), items, items[:16], TrainingSettings(), output_dir, max_steps=steps

@@ -13,7 +13,7 @@ import dagster as dg
 
 from pipelines.definitions import defs
 from pipelines.step_processes import fork_server_of_its_own
-from pricer.run_keys import new_run_key
+from pricer.training.run_keys import new_run_key
 
 
 def prepare_job() -> dg.JobDefinition:

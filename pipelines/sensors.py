@@ -3,7 +3,7 @@ steps that follow a run (choose its best checkpoint, then challenge the champion
 
 Only sensors can add dynamic partitions, so a new training run is always a sensor's
 `SensorResult` that adds the partition and requests the run together. The decisions themselves
-(is a tick due, did the data change) are pricer.retraining's.
+(is a tick due, did the data change) are pricer.training.retraining's.
 """
 
 from collections.abc import Callable
@@ -16,9 +16,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from assets.partitions import training_runs
-from pricer.retraining import latest_tick, on_cron, on_data
-from pricer.run_keys import new_run_key
-from pricer.sources import source_fingerprint
+from pricer.data.sources import source_fingerprint
+from pricer.training.retraining import latest_tick, on_cron, on_data
+from pricer.training.run_keys import new_run_key
 
 PARTITION_TAG = "dagster/partition"
 # On a prepare run started for new data: the training run to start once it has succeeded.

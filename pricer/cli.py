@@ -10,10 +10,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pricer.champion import pointer_path, read_champion
-from pricer.export import DTYPES, export_merged, require_empty_folder
 from pricer.home import default_home
 from pricer.hub.base import CheckpointStore
+from pricer.release.champion import pointer_path, read_champion
+from pricer.release.export import DTYPES, export_merged, require_empty_folder
 from pricer.runs import BEST_TAG, checkpoint_message
 
 HUBS = ("local", "huggingface")
@@ -137,7 +137,9 @@ def _predict(args: argparse.Namespace) -> int:
     args = _named_or_champion(args)
     with tempfile.TemporaryDirectory(prefix="pricer-predict-") as scratch:
         adapter = _download(args, Path(scratch) / "adapter")
-        from pricer.evaluation import load_for_pricing  # torch: once the input is known good
+        from pricer.evaluation.scoring import (
+            load_for_pricing,  # torch: once the input is known good
+        )
 
         model, tokenizer = load_for_pricing(_base_model(args), str(adapter), args.device)
     for price in _prices(model, tokenizer, texts, args):
@@ -174,7 +176,7 @@ def _download(args: argparse.Namespace, dest: Path) -> Path:
 
 def _base_model(args: argparse.Namespace) -> str:
     """What from_pretrained takes for --base-model (the embedded model is converted once)."""
-    from pricer.model_source import resolve_base_model
+    from pricer.model.source import resolve_base_model
 
     return resolve_base_model(args.base_model, default_home() / "models")
 
@@ -284,8 +286,8 @@ def _not_found(hub: str) -> tuple[type[Exception], ...]:
 
 
 def _prices(model, tokenizer, texts: list[str], args: argparse.Namespace) -> list[float | None]:
-    from pricer.decoding import decode
-    from pricer.prompts import make_prompt
+    from pricer.data.prompts import make_prompt
+    from pricer.evaluation.decoding import decode
 
     # The text budget the model was trained with: a longer description would be a new task.
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from pricer.metrics import is_hit
+from pricer.evaluation.metrics import is_hit
 
 
 def _pyplot():

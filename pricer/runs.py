@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pricer.evaluation.metrics import Scores
 from pricer.hub import HubRevision
-from pricer.metrics import Scores
-from pricer.settings import TrainingSettings
+from pricer.training.settings import TrainingSettings
 
 # The hub tag on a training run's best checkpoint, so it can be loaded without knowing its epoch.
 BEST_TAG = "best"

@@ -23,8 +23,10 @@ class ComputeResource(dg.ConfigurableResource):
     )
 
     def scoring_batch_size(self) -> int:
-        from pricer.evaluation import scoring_batch_size  # torch: loaded by the steps that score
-        from pricer.quantization import pick_device
+        from pricer.evaluation.scoring import (
+            scoring_batch_size,  # torch: loaded by the steps that score
+        )
+        from pricer.model.quantization import pick_device
 
         return self.eval_batch_size or scoring_batch_size(pick_device(self.device))
 

@@ -9,8 +9,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from pricer.distributed import EpochSpec, result_from_payload
-from pricer.epoch_result import EpochResult
+from pricer.training.distributed import EpochSpec, result_from_payload
+from pricer.training.epoch_result import EpochResult
 
 
 @dataclass(frozen=True)
@@ -51,5 +51,5 @@ class TorchrunLauncher(dg.ConfigurableResource):
             "--nproc_per_node",
             str(self.processes),
             "-m",
-            "pricer.distributed",
+            "pricer.training.distributed",
         ]

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from pricer.model_source import EMBEDDED, display_name, resolve_base_model
+from pricer.model.source import EMBEDDED, display_name, resolve_base_model
 from resources.compute import default_home
 
 

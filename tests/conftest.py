@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pricer.model_source import EMBEDDED, resolve_base_model
-from pricer.quantization import load_tokenizer
+from pricer.model.quantization import load_tokenizer
+from pricer.model.source import EMBEDDED, resolve_base_model
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

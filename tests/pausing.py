@@ -1,5 +1,5 @@
-"""Killing a process from outside at one of pricer's pause points (pricer/pause_points.py), and
-reading what the killed run and its retries left behind."""
+"""Killing a process from outside at one of pricer's pause points (pricer/training/pause_points.py),
+and reading what the killed run and its retries left behind."""
 
 import json
 import os

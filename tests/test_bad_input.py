@@ -14,8 +14,8 @@ import dagster as dg
 import pytest
 
 from assets.dataset import product_dataset
-from pricer.curation import CurationResult, CurationRules, Rejection, curate
-from pricer.sources import SourceError, read_source
+from pricer.data.curation import CurationResult, CurationRules, Rejection, curate
+from pricer.data.sources import SourceError, read_source
 from resources import BaseModelResource
 
 RULES = CurationRules()  # the asset's defaults: $0.50 to $999.49, at least 200 characters

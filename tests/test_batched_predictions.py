@@ -1,15 +1,15 @@
 """Batched, left-padded scoring must price real items exactly as scoring them one at a time."""
 
-from pricer.curation import CurationRules, curate
-from pricer.evaluation import (
+from pricer.data.curation import CurationRules, curate
+from pricer.data.prompts import parse_price
+from pricer.data.sources import read_source
+from pricer.evaluation.scoring import (
     CPU_SCORING_BATCH,
     GPU_SCORING_BATCH,
     generate_completions,
     scoring_batch_size,
 )
-from pricer.prompts import parse_price
-from pricer.quantization import load_quantized
-from pricer.sources import read_source
+from pricer.model.quantization import load_quantized
 from resources.compute import ComputeResource
 
 

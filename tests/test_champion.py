@@ -13,16 +13,16 @@ from huggingface_hub.errors import RevisionNotFoundError
 
 from pipelines.launch import latest_metadata, promote_champion_job, train_new_run
 from pipelines.presets import REAL_DATA_TRAINING, TINY_TRAINING
-from pricer.champion import (
+from pricer.hub.hugging_face import HuggingFaceStore
+from pricer.hub.local_git import LocalGitStore
+from pricer.release.champion import (
     CHAMPION_TAG,
     ChampionPointer,
     pointer_path,
     read_champion,
     write_champion,
 )
-from pricer.hub.hugging_face import HuggingFaceStore
-from pricer.hub.local_git import LocalGitStore
-from pricer.promotion import Challenge, untag_previous_champion
+from pricer.release.promotion import Challenge, untag_previous_champion
 
 
 def pointer(run_key: str = "pricer-2026-11-20_10.00.00", revision: str = "a" * 40, **scores):

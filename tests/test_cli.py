@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from pipelines.launch import latest_metadata
-from pricer.champion import ChampionPointer, pointer_path, write_champion
-from pricer.evaluation import evaluate_model
+from pricer.data.items import Item
+from pricer.evaluation.scoring import evaluate_model
 from pricer.hub.local_git import LocalGitStore
-from pricer.items import Item
+from pricer.release.champion import ChampionPointer, pointer_path, write_champion
 from pricer.runs import checkpoint_message
 
 PRICER = Path(sys.executable).parent / "pricer"  # the console script pyproject declares

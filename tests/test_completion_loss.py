@@ -3,12 +3,12 @@ bit: the same losses step by step, the same evaluation loss and the same adapter
 
 from safetensors.torch import load_file
 
-from pricer.catalogue import generate_catalogue
-from pricer.curation import CurationRules, curate
-from pricer.lora import LoraSettings
-from pricer.settings import TrainingSettings
-from pricer.sources import RawRow
-from pricer.training import build_trainer
+from pricer.data.catalogue import generate_catalogue
+from pricer.data.curation import CurationRules, curate
+from pricer.data.sources import RawRow
+from pricer.model.lora import LoraSettings
+from pricer.training.settings import TrainingSettings
+from pricer.training.trainer import build_trainer
 
 STEPS = 3
 

@@ -9,9 +9,10 @@ import pytest
 from assets.base_model import quantized_base_model
 from assets.config import TrainingRunConfig
 from pipelines.definitions import MAX_EPOCHS, epoch_assets
-from pricer.curation import CurationRules
-from pricer.dataset import build_dataset
-from pricer.preflight import (
+from pricer.data.curation import CurationRules
+from pricer.data.dataset import build_dataset
+from pricer.runs import BaseModelSpec
+from pricer.training.preflight import (
     check_memory_floor,
     check_run_fits,
     memory_floor_bytes,
@@ -19,7 +20,6 @@ from pricer.preflight import (
     model_skeleton,
     weights_floor_bytes,
 )
-from pricer.runs import BaseModelSpec
 from resources import BaseModelResource, ComputeResource, TrackerResource
 
 
@@ -144,7 +144,7 @@ def test_a_batch_whose_logits_alone_overflow_the_gpu_is_refused(config_only_mode
 
 
 def test_the_weights_floor_is_under_the_real_4bit_footprint(model_path):
-    from pricer.quantization import load_quantized
+    from pricer.model.quantization import load_quantized
 
     floor = weights_floor_bytes(model_shape(model_skeleton(model_path)))
     real = load_quantized(model_path, "cpu").get_memory_footprint()

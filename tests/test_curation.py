@@ -2,11 +2,11 @@ import json
 
 import pytest
 
-from pricer.catalogue import generate_catalogue
-from pricer.curation import CurationRules, curate
-from pricer.items import Item
-from pricer.sources import RawRow, SourceError, read_source, source_fingerprint
-from pricer.splits import split_items
+from pricer.data.catalogue import generate_catalogue
+from pricer.data.curation import CurationRules, curate
+from pricer.data.items import Item
+from pricer.data.sources import RawRow, SourceError, read_source, source_fingerprint
+from pricer.data.splits import split_items
 
 LONG = "A sturdy and well made product for the kitchen that anyone would enjoy using. " * 4
 RULES = CurationRules(min_chars=100, max_text_tokens=160)

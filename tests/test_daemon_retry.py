@@ -16,7 +16,7 @@ from test_webserver import graphql
 
 from assets.epochs import TRAINING_POOL, adapter_key, checkpoint_key, scores_key
 from pipelines.presets import TINY_DATASET, TINY_TRAINING
-from pricer import step_checkpoints
+from pricer.training import step_checkpoints
 from resources import ComputeResource
 
 # The tiny preset cut to what the story needs, four steps an epoch: epoch 2 is killed at its

@@ -15,15 +15,15 @@ from safetensors.torch import load_file
 
 from assets.config import TrainingRunConfig
 from pipelines.presets import TINY_DATASET, TINY_TRAINING
-from pricer.catalogue import generate_catalogue
-from pricer.curation import CurationRules, curate
-from pricer.distributed import EpochSpec, rank_settings
-from pricer.epoch_result import EpochResult
-from pricer.evaluation import load_for_pricing
-from pricer.items import Item
-from pricer.settings import TrainingSettings
-from pricer.sources import RawRow
-from pricer.training import train_epoch
+from pricer.data.catalogue import generate_catalogue
+from pricer.data.curation import CurationRules, curate
+from pricer.data.items import Item
+from pricer.data.sources import RawRow
+from pricer.evaluation.scoring import load_for_pricing
+from pricer.training.distributed import EpochSpec, rank_settings
+from pricer.training.epoch_result import EpochResult
+from pricer.training.settings import TrainingSettings
+from pricer.training.trainer import train_epoch
 from resources import BaseModelResource, ComputeResource, TrackerResource
 from resources.launcher import TorchrunLauncher
 

@@ -8,7 +8,7 @@ import dagster as dg
 
 from pipelines.definitions import MAX_EPOCHS, defs
 from pipelines.launch import check_passed, latest_metadata
-from pricer.evaluation import evaluate_model
+from pricer.evaluation.scoring import evaluate_model
 from pricer.hub.local_git import LocalGitStore
 
 

@@ -13,9 +13,9 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from pipelines.launch import latest_metadata
-from pricer.decoding import MAX_NEW_TOKENS
+from pricer.data.prompts import make_prompt
+from pricer.evaluation.decoding import MAX_NEW_TOKENS
 from pricer.hub.local_git import LocalGitStore
-from pricer.prompts import make_prompt
 
 PRICER = Path(sys.executable).parent / "pricer"  # the console script pyproject declares
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from pricer.metrics import is_hit, score
+from pricer.evaluation.metrics import is_hit, score
 
 
 def test_hit_is_under_forty_dollars_or_twenty_percent():

@@ -3,10 +3,10 @@
 import pytest
 from huggingface_hub import ModelCard
 
-from pricer.metrics import Scores, score
-from pricer.model_card import EpochRecord, model_card
-from pricer.prompts import PRICE_PREFIX, QUESTION
-from pricer.settings import TrainingSettings
+from pricer.data.prompts import PRICE_PREFIX, QUESTION
+from pricer.evaluation.metrics import Scores, score
+from pricer.release.model_card import EpochRecord, model_card
+from pricer.training.settings import TrainingSettings
 
 BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 RUN_KEY = "pricer-2026-11-25_18.07.32"

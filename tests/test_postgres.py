@@ -19,7 +19,7 @@ from test_webserver import ENTRY_VALUES, WINNER_QUERY, entry_values, graphql
 from assets.epochs import adapter_key, checkpoint_key, scores_key
 from pipelines.launch import latest_metadata, prepare, train_new_run
 from pipelines.presets import TINY_DATASET, TINY_TRAINING
-from pricer.champion import pointer_path, read_champion
+from pricer.release.champion import pointer_path, read_champion
 
 DATABASE = "pricer"
 # One epoch is enough: what is under test is where the instance keeps what the run wrote.

@@ -13,7 +13,7 @@ from pausing import arm, check_one_push_per_epoch, epoch_starts, kill_when_pause
 
 from assets.config import TrainingRunConfig
 from pipelines.launch import latest_metadata
-from pricer.training import train_epoch
+from pricer.training.trainer import train_epoch
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = {

@@ -1,7 +1,7 @@
 import pytest
 
-from pricer.items import Item
-from pricer.prompts import make_completion, make_prompt, parse_price
+from pricer.data.items import Item
+from pricer.data.prompts import make_completion, make_prompt, parse_price
 
 
 def test_prompt_is_the_course_format():

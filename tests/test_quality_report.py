@@ -1,7 +1,7 @@
 """The quality report's table and verdicts, from scores alone (no model, no Dagster)."""
 
-from pricer.metrics import score
-from pricer.quality_report import Cell, Row, best_on_test, quality_report, quality_table
+from pricer.evaluation.metrics import score
+from pricer.evaluation.quality_report import Cell, Row, best_on_test, quality_report, quality_table
 
 
 def row(model: str, validation: float, test: float, weighted: bool = False) -> Row:

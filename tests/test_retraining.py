@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pricer.retraining import CronError, latest_tick, on_cron, on_data
+from pricer.training.retraining import CronError, latest_tick, on_cron, on_data
 
 # A Wednesday evening.
 NOW = datetime(2026, 11, 25, 21, 7, 30, tzinfo=UTC)

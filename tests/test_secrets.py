@@ -138,7 +138,7 @@ def check_wandb_files(run_dir: Path, run_key: str) -> None:
 TRACK_ONLINE = """
 import sys
 from pathlib import Path
-from pricer.tracking import track_epoch
+from pricer.training.tracking import track_epoch
 
 with track_epoch("online", "pricer", "run", 1, {}, Path(sys.argv[1]), api_key=sys.argv[2]):
     pass

@@ -1,4 +1,9 @@
-from pricer.selection import EpochRecord, best_epoch, overfitting_onset, should_stop_early
+from pricer.evaluation.selection import (
+    EpochRecord,
+    best_epoch,
+    overfitting_onset,
+    should_stop_early,
+)
 
 
 def records(errors, losses=None):

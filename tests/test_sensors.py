@@ -10,9 +10,9 @@ import dagster as dg
 from pipelines.definitions import RETRAIN_CRON, defs, prepare_job
 from pipelines.launch import latest_metadata
 from pipelines.sensors import FINGERPRINT_TAG, TRAINING_RUN_TAG, retrain_on_new_data
-from pricer.catalogue import generate_catalogue
-from pricer.run_keys import is_run_key, new_run_key
-from pricer.sources import source_fingerprint
+from pricer.data.catalogue import generate_catalogue
+from pricer.data.sources import source_fingerprint
+from pricer.training.run_keys import is_run_key, new_run_key
 
 TRAINING_RUNS = "training_runs"
 

@@ -7,13 +7,13 @@ import sys
 import pytest
 from pausing import arm, kill_when_paused
 
-from pricer.catalogue import generate_catalogue
-from pricer.curation import CurationRules, curate
-from pricer.distributed import EpochSpec
-from pricer.lora import LoraSettings
-from pricer.settings import TrainingSettings
-from pricer.sources import RawRow
-from pricer.training import train_epoch
+from pricer.data.catalogue import generate_catalogue
+from pricer.data.curation import CurationRules, curate
+from pricer.data.sources import RawRow
+from pricer.model.lora import LoraSettings
+from pricer.training.distributed import EpochSpec
+from pricer.training.settings import TrainingSettings
+from pricer.training.trainer import train_epoch
 
 
 def test_killed_epoch_resumes_from_its_last_whole_checkpoint(
@@ -43,7 +43,7 @@ def test_killed_epoch_resumes_from_its_last_whole_checkpoint(
     epoch_dir = output / "epoch_1"
     for points in (["late_in_epoch"], ["late_in_epoch", "save"]):
         arm(monkeypatch, points, pauses)
-        attempt = subprocess.Popen([sys.executable, "-m", "pricer.distributed", str(spec)])
+        attempt = subprocess.Popen([sys.executable, "-m", "pricer.training.distributed", str(spec)])
         paused = kill_when_paused(pauses, points[-1], lambda p=attempt: p.poll() is None)
         attempt.wait()
         # Killed after step 5, then while saving step 6: only step 4's checkpoint is whole.

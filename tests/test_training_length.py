@@ -2,10 +2,10 @@
 
 import pytest
 
-from pricer.curation import CurationRules, curate
-from pricer.settings import TrainingSettings
-from pricer.sources import read_source
-from pricer.training import build_trainer
+from pricer.data.curation import CurationRules, curate
+from pricer.data.sources import read_source
+from pricer.training.settings import TrainingSettings
+from pricer.training.trainer import build_trainer
 
 
 @pytest.fixture(scope="module")

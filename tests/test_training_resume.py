@@ -3,12 +3,12 @@
 import pytest
 from safetensors.torch import load_file
 
-from pricer.catalogue import generate_catalogue
-from pricer.curation import CurationRules, curate
-from pricer.lora import LoraSettings
-from pricer.settings import TrainingSettings
-from pricer.sources import RawRow
-from pricer.training import train_epoch
+from pricer.data.catalogue import generate_catalogue
+from pricer.data.curation import CurationRules, curate
+from pricer.data.sources import RawRow
+from pricer.model.lora import LoraSettings
+from pricer.training.settings import TrainingSettings
+from pricer.training.trainer import train_epoch
 
 
 def test_epoch_by_epoch_equals_one_continuous_run(model_path, tokenizer, tmp_path):

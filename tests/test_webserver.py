@@ -3,7 +3,7 @@
 import json
 import urllib.request
 
-from pricer.selection import EpochRecord, best_epoch, overfitting_onset
+from pricer.evaluation.selection import EpochRecord, best_epoch, overfitting_onset
 
 ENTRY_VALUES = """
 metadataEntries {

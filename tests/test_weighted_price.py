@@ -5,12 +5,12 @@ import math
 import pytest
 import torch
 
-from pricer.curation import CurationRules, curate
-from pricer.decoding import MAX_NEW_TOKENS, decode
-from pricer.evaluation import evaluate, load_for_pricing
-from pricer.items import Item
-from pricer.sources import read_source
-from pricer.weighted import number_tokens
+from pricer.data.curation import CurationRules, curate
+from pricer.data.items import Item
+from pricer.data.sources import read_source
+from pricer.evaluation.decoding import MAX_NEW_TOKENS, decode
+from pricer.evaluation.scoring import evaluate, load_for_pricing
+from pricer.evaluation.weighted import number_tokens
 
 # Twenty examples that all answer 37: the model copies the pattern with little doubt.
 FORCED = "Price is $37.00\n" * 20 + "Price is $"

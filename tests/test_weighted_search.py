@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from pricer.weighted import number_tokens, weighted_prices
+from pricer.evaluation.weighted import number_tokens, weighted_prices
 
 VOCABULARY = ["<end>", ".", "x", "0", "1", "2", "5", "12", "05", "250"]
 

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from pricer.hub.base import CHECKPOINT_FILES, HubRevision
-from pricer.pause_points import pause_at
+from pricer.training.pause_points import pause_at
 
 # A fixed identity and no user or system config: commits work on a machine with no git setup, and
 # settings such as core.autocrlf cannot change the bytes that get checked out.

@@ -1,6 +1,6 @@
 """One epoch of a training run as one rank of a torchrun group, reported through Dagster Pipes.
 
-    torchrun --standalone --nproc_per_node 2 -m pricer.distributed epoch.json
+    torchrun --standalone --nproc_per_node 2 -m pricer.training.distributed epoch.json
 
 Every rank runs train_epoch, the in-process path's own function. Launched by torchrun, the
 Trainer wraps the model in DistributedDataParallel itself (gloo on the CPU, NCCL on GPUs), gives
@@ -19,9 +19,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pricer.epoch_result import EpochResult, Progress
-from pricer.items import Item
-from pricer.settings import TrainingSettings
+from pricer.data.items import Item
+from pricer.training.epoch_result import EpochResult, Progress
+from pricer.training.settings import TrainingSettings
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,9 @@ def epoch_metadata(result: EpochResult, world_size: int) -> dict:
 
 def run_rank(spec: EpochSpec, progress: Progress | None) -> EpochResult:
     """Train this rank's part of the epoch, and save its adapter if the spec asks."""
-    from pricer.training import train_epoch  # transformers: not at the code location's import
+    from pricer.training.trainer import (
+        train_epoch,  # transformers: not at the code location's import
+    )
 
     _use_own_gpu(spec.device)
     capture = (

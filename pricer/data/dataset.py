@@ -6,9 +6,9 @@ import hashlib
 import statistics
 from dataclasses import dataclass
 
-from pricer.curation import CurationResult, CurationRules, Tokenizer, curate
-from pricer.sources import read_source
-from pricer.splits import Splits, split_items
+from pricer.data.curation import CurationResult, CurationRules, Tokenizer, curate
+from pricer.data.sources import read_source
+from pricer.data.splits import Splits, split_items
 
 
 @dataclass

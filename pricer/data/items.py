@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pricer.prompts import make_completion, make_prompt
+from pricer.data.prompts import make_completion, make_prompt
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def export_merged(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from pricer.quantization import load_tokenizer
+    from pricer.model.quantization import load_tokenizer
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")

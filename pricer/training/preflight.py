@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pricer.lora import find_target_modules
-from pricer.settings import TrainingSettings
+from pricer.model.lora import find_target_modules
+from pricer.training.settings import TrainingSettings
 
 _NF4_BYTES = 0.5  # a 4-bit weight
 _BF16_BYTES = 2  # what bitsandbytes leaves unquantized: embeddings, norms, the output head

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from pricer.items import Item
+from pricer.data.items import Item
 
 
 @dataclass

@@ -18,13 +18,13 @@ from pathlib import Path
 
 from transformers import PrinterCallback, TrainerCallback, TrainerState
 
-from pricer import step_checkpoints
-from pricer.epoch_result import EpochResult, Progress
-from pricer.items import Item
-from pricer.lora import LoraSettings
-from pricer.pause_points import pause_at
-from pricer.prompts import make_completion, make_prompt
-from pricer.settings import TrainingSettings
+from pricer.data.items import Item
+from pricer.data.prompts import make_completion, make_prompt
+from pricer.model.lora import LoraSettings
+from pricer.training import step_checkpoints
+from pricer.training.epoch_result import EpochResult, Progress
+from pricer.training.pause_points import pause_at
+from pricer.training.settings import TrainingSettings
 
 
 def to_prompt_completion(items: list[Item]) -> list[dict[str, str]]:
@@ -48,7 +48,7 @@ def build_trainer(
     from datasets import Dataset
     from trl import SFTConfig
 
-    from pricer.quantization import load_quantized, load_tokenizer, pick_device
+    from pricer.model.quantization import load_quantized, load_tokenizer, pick_device
 
     device = pick_device(device)
     tokenizer = load_tokenizer(model_path)
@@ -263,20 +263,20 @@ def _summarise(
 def _exact_resume_trainer():
     from trl import SFTTrainer
 
-    from pricer.completion_loss import completion_loss, supports_completion_loss
+    from pricer.training.completion_loss import completion_loss, supports_completion_loss
 
     class ExactResumeTrainer(SFTTrainer):
         """PEFT upcasts a reloaded adapter to fp32, while TRL trains QLoRA adapters in bf16.
         Casting back keeps a resumed epoch exactly on the path of one continuous run.
 
-        Checkpoints are written out of sight and published whole (pricer/step_checkpoints.py),
-        so a process killed mid-save never leaves one that looks complete."""
+        Checkpoints are written out of sight and published whole (training/step_checkpoints.py), so
+        a process killed mid-save never leaves one that looks complete."""
 
         _saved_at_step: int | None = None
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             # On the CPU, TRL would put every position through the LM head; the labelled ones
-            # give the same loss (pricer/completion_loss.py), in training and in evaluation.
+            # give the same loss (training/completion_loss.py), in training and in evaluation.
             if return_outputs or not self._labelled_positions_only():
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             head = self.model.get_output_embeddings()
@@ -343,7 +343,7 @@ class _StopAfterEpoch(TrainerCallback):
 
 
 class _PausePoints(TrainerCallback):
-    """Where the preemption test can stop training from outside (pricer/pause_points.py)."""
+    """Where the preemption test can stop training from outside (training/pause_points.py)."""
 
     def on_step_end(self, args, state, control, **kwargs):
         per_epoch = state.max_steps // state.num_train_epochs

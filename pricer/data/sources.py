@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pricer.catalogue import generate_catalogue
+from pricer.data.catalogue import generate_catalogue
 
 EMBEDDED = "embedded"
 REQUIRED_COLUMNS = ("text", "price")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import statistics
 
-from pricer.items import Item
-from pricer.metrics import Scores, score
+from pricer.data.items import Item
+from pricer.evaluation.metrics import Scores, score
 
 
 def constant_scores(train: list[Item], held_out: list[Item]) -> dict[str, Scores]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from pricer.prompts import parse_price
-from pricer.weighted import WeightedPrice, number_tokens, weighted_prices
+from pricer.data.prompts import parse_price
+from pricer.evaluation.weighted import WeightedPrice, number_tokens, weighted_prices
 
 # SmolLM2 writes one digit a token: "999.00" and the end token take 7.
 MAX_NEW_TOKENS = 7

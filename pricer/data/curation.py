@@ -7,8 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pricer.items import Item
-from pricer.sources import RawRow
+from pricer.data.items import Item
+from pricer.data.sources import RawRow
 
 # Characters kept before tokenizing: generous for the token budget, and it stops a single
 # pathological multi-megabyte row from stalling the tokenizer.

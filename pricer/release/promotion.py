@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pricer.champion import CHAMPION_TAG, ChampionPointer
 from pricer.hub.base import CheckpointStore
+from pricer.release.champion import CHAMPION_TAG, ChampionPointer
 
 
 @dataclass(frozen=True)

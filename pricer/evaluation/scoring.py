@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pricer.decoding import MAX_NEW_TOKENS, decode
-from pricer.items import Item
-from pricer.metrics import Scores, score
+from pricer.data.items import Item
+from pricer.evaluation.decoding import MAX_NEW_TOKENS, decode
+from pricer.evaluation.metrics import Scores, score
 
 GREEDY = "greedy"
 WEIGHTED = "weighted"
@@ -101,7 +101,7 @@ def evaluate_model(
 
 def load_for_pricing(model_path: str, adapter_dir: str | None = None, device: str = "auto"):
     """The 4-bit base with the adapter applied, ready to price, and its tokenizer."""
-    from pricer.quantization import load_quantized, load_tokenizer
+    from pricer.model.quantization import load_quantized, load_tokenizer
 
     tokenizer = load_tokenizer(model_path)
     model = load_quantized(model_path, device)

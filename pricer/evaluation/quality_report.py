@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pricer.metrics import Scores
+from pricer.evaluation.metrics import Scores
 
 
 @dataclass(frozen=True)

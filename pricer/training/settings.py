@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from pricer.lora import LoraSettings
-from pricer.selection import DEFAULT_TOLERANCE
+from pricer.evaluation.selection import DEFAULT_TOLERANCE
+from pricer.model.lora import LoraSettings
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # evaluation brings torch, which a Dagster process should load only to score
-    from pricer.evaluation import Evaluation
+    from pricer.evaluation.scoring import Evaluation
 
 
 @dataclass(frozen=True)

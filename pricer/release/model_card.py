@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from huggingface_hub import EvalResult, ModelCardData
 
-from pricer.metrics import HIT_DOLLARS, HIT_FRACTION, Scores
-from pricer.prompts import make_prompt
-from pricer.settings import TrainingSettings
+from pricer.data.prompts import make_prompt
+from pricer.evaluation.metrics import HIT_DOLLARS, HIT_FRACTION, Scores
+from pricer.training.settings import TrainingSettings
 
 TAGS = ["pricer", "price-prediction", "peft", "lora", "qlora"]
 TASK = "text-generation"
