@@ -2,7 +2,7 @@ import dagster as dg
 
 from assets.config import LoraConfig
 from pricer.model.lora import find_target_modules, lora_parameter_count
-from pricer.runs import BaseModelSpec
+from pricer.model.spec import BaseModelSpec
 from resources import BaseModelResource, ComputeResource
 
 

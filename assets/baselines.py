@@ -3,13 +3,16 @@ import dagster as dg
 from assets.metadata import scores as scores_metadata
 from assets.metadata import slug
 from pricer.data.dataset import CuratedDataset
-from pricer.evaluation.baselines import constant_scores, ridge_scores
-from pricer.evaluation.metrics import Scores
-from pricer.runs import BaseModelSpec
+from pricer.evaluation.baselines import (
+    RIDGE,
+    UNTRAINED,
+    WEIGHTED_UNTRAINED,
+    BaselineScores,
+    constant_scores,
+    ridge_scores,
+)
+from pricer.model.spec import BaseModelSpec
 from resources import ComputeResource
-
-UNTRAINED = "untrained base model"
-WEIGHTED_UNTRAINED = "weighted untrained base model"  # the same model, probability-weighted price
 
 
 @dg.asset(group_name="evaluation", kinds={"scikitlearn", "pytorch"}, code_version="1")
@@ -18,7 +21,7 @@ def baseline_scores(
     product_dataset: CuratedDataset,
     quantized_base_model: BaseModelSpec,
     compute: ComputeResource,
-) -> dict[str, dict[str, Scores]]:
+) -> BaselineScores:
     """What every checkpoint must beat, on the same validation and test items: the training
     median and mean, a ridge regression on TF-IDF, and the untrained quantized base model (its
     greedy and its probability-weighted price)."""
@@ -26,11 +29,11 @@ def baseline_scores(
 
     splits = product_dataset.splits
     held_out = {"validation": splits.validation, "test": splits.test}
-    results: dict[str, dict[str, Scores]] = {}
+    results: BaselineScores = {}
     for split, items in held_out.items():
         for name, value in constant_scores(splits.train, items).items():
             results.setdefault(name, {})[split] = value
-        results.setdefault("ridge on TF-IDF", {})[split] = ridge_scores(splits.train, items)
+        results.setdefault(RIDGE, {})[split] = ridge_scores(splits.train, items)
     untrained = evaluate_model(
         quantized_base_model.path,
         held_out,

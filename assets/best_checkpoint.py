@@ -1,119 +1,113 @@
+"""`best_checkpoint`: a training run's verdict, chosen on validation error alone (test is shown,
+never used), with the epoch where overfitting set in; and the check that it beats the median."""
+
 import dagster as dg
 from pydantic import Field
 
-from assets.baselines import UNTRAINED
-from assets.epochs import adapter_key, checkpoint_key, scores_key
-from assets.metadata import image, latest_metadata, slug
+from assets.epoch_keys import adapter_key, scores_key
+from assets.epoch_records import epoch_records, stored_value
+from assets.metadata import image, slug
 from assets.partitions import training_runs
-from assets.run_scores import run_scores
-from pricer.evaluation.epoch_table import EpochRow, epoch_table
-from pricer.evaluation.metrics import Scores
-from pricer.evaluation.selection import DEFAULT_TOLERANCE
-from pricer.hub import HubRevision
-from pricer.plots import validation_curve
-from pricer.runs import BEST_TAG, BestCheckpoint
+from pricer.evaluation.baselines import MEDIAN, RIDGE, BaselineScores
+from pricer.evaluation.epoch_table import epoch_table
+from pricer.evaluation.predictions import load_predictions
+from pricer.evaluation.selection import BestCheckpoint, choose_best
+from pricer.plots import loss_curve, truth_vs_guess, validation_curve
+from pricer.release.checkpoints import BEST_TAG
+from pricer.training.trained_epoch import TrainedEpoch
 from resources import HubResource
-
-MEDIAN = "median constant"
-RIDGE = "ridge on TF-IDF"
 
 
 class SelectionConfig(dg.Config):
-    overfit_tolerance: float = Field(
-        default=DEFAULT_TOLERANCE,
-        description="how much worse than the best so far validation error must get to count",
+    overfit_tolerance: float | None = Field(
+        default=None,
+        description="moved: set overfit_tolerance in the training run's config (epoch 1)",
     )
+
+    def refuse_moved_settings(self) -> None:
+        # One tolerance per run: the one early stopping used is the one the onset is judged by.
+        if self.overfit_tolerance is not None:
+            raise dg.Failure(
+                "overfit_tolerance is no longer set on select_best: it is a training run setting, "
+                "set on lora_adapter_epoch_1's config, so early stopping and the reported onset "
+                "use one tolerance. Remove it from this run's config."
+            )
 
 
 def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
     @dg.asset(
-        # Read from each epoch's recorded scores, not loaded as inputs: a run that trains fewer
+        # Read from each epoch's stored record, not loaded as inputs: a run that trains fewer
         # than max_epochs epochs, or stops early, still gets a winner.
         deps=[scores_key(epoch) for epoch in range(1, max_epochs + 1)],
         partitions_def=training_runs,
         group_name="release",
         kinds={"huggingface"},
-        code_version="1",
+        code_version="2",
     )
     def best_checkpoint(
         context: dg.AssetExecutionContext,
         config: SelectionConfig,
         hub: HubResource,
-        baseline_scores: dict[str, dict[str, Scores]],
+        baseline_scores: BaselineScores,
     ) -> dg.Output[BestCheckpoint]:
         """The training run's best checkpoint, chosen on validation error alone (test is shown,
         never used), with the epoch where overfitting set in and the table of every epoch."""
+        config.refuse_moved_settings()
         run_key = context.partition_key
-        found = run_scores(context, run_key, max_epochs, config.overfit_tolerance)
-        scored, records = found.scored, found.records
-        chosen, onset = found.chosen, found.onset
-        winner = scored[chosen]
-        baselines = {
-            name: baseline_scores[name]["validation"].mean_abs_error
-            for name in (MEDIAN, RIDGE, UNTRAINED)
-        }
-        rows = [
-            EpochRow(
-                epoch,
-                float(m["train_loss"]),
-                float(m["validation_error"]),
-                float(m["validation_rmsle"]),
-                float(m["validation_hit_rate"]),
-                float(m["test_error"]),
-                str(m["card_revision"]),
-            )
-            for epoch, m in scored.items()
-        ]
-        pushed = latest_metadata(context, checkpoint_key(chosen), run_key) or {}
-        # The last epoch's loss curve spans the whole run, with every epoch boundary on it.
-        trained = latest_metadata(context, adapter_key(max(scored)), run_key) or {}
-        repo_id = str(pushed["repo_id"])
-        best = BestCheckpoint(
-            run_key=run_key,
-            epoch=chosen,
-            # The winner's newest commit: its adapter with the model card that carries its scores.
-            revision=HubRevision(repo_id, str(winner["card_revision"]), str(winner["card_commit"])),
-            validation_error=float(winner["validation_error"]),
-            test_error=float(winner["test_error"]),
-            overfitting_onset=onset,
-            baseline_validation_errors=baselines,
-        )
+        records = epoch_records(context, run_key, through_epoch=max_epochs)
+        if not records:
+            raise dg.Failure(f"no epoch of {run_key} has been scored yet")
+        best = choose_best(records, baseline_scores)
         # In the hub too: `pricer predict --run` and anyone with the repo can load "best".
-        hub.store().tag(repo_id, best.revision.revision, BEST_TAG)
+        hub.store().tag(best.revision.repo_id, best.revision.revision, BEST_TAG)
+        chosen, onset = best.selection.chosen, best.selection.onset
         context.log.info(f"{run_key}: epoch {chosen} wins; overfitting from epoch {onset}")
-        return dg.Output(
-            best,
-            metadata={
-                "chosen_epoch": chosen,
-                "overfitting_onset": onset if onset is not None else "none seen",
-                "revision": best.revision.revision,
-                "repo_id": repo_id,
-                "commit": dg.MetadataValue.url(best.revision.url),
-                "hub_tag": BEST_TAG,
-                "validation_error": dg.MetadataValue.float(round(best.validation_error, 4)),
-                "test_error": dg.MetadataValue.float(round(best.test_error, 4)),
-                **{
-                    f"{slug(name)}_validation_error": dg.MetadataValue.float(round(value, 4))
-                    for name, value in baselines.items()
-                },
-                "epochs": dg.MetadataValue.md(epoch_table(rows, chosen, onset, baselines)),
-                "validation_curve": image(
-                    validation_curve(
-                        [r.epoch for r in records],
-                        [r.validation_error for r in records],
-                        chosen,
-                        onset,
-                        {k: baselines[k] for k in (MEDIAN, RIDGE)},
-                    ),
-                    "validation error per epoch",
-                ),
-                # Drawn when the epochs were scored and trained; shown again beside the verdict.
-                "winner_truth_vs_guess": dg.MetadataValue.md(str(winner["truth_vs_guess"])),
-                "loss_curve": dg.MetadataValue.md(str(trained["loss_curve"])),
-            },
-        )
+        # The last epoch's loss curve spans the whole run, with every epoch boundary on it.
+        last = stored_value(context, adapter_key(records[-1].epoch), run_key)
+        assert isinstance(last, TrainedEpoch)
+        return dg.Output(best, metadata=_metadata(best, last))
 
     return best_checkpoint
+
+
+def _metadata(best: BestCheckpoint, last: TrainedEpoch) -> dict:
+    chosen, onset = best.selection.chosen, best.selection.onset
+    baselines = best.baseline_validation_errors
+    winner = best.chosen
+    validation = load_predictions(winner.predictions)["validation"]
+    return {
+        "chosen_epoch": chosen,
+        "overfitting_onset": onset if onset is not None else "none seen",
+        "revision": best.revision.revision,
+        "repo_id": best.revision.repo_id,
+        "commit": dg.MetadataValue.url(best.revision.url),
+        "hub_tag": BEST_TAG,
+        "validation_error": dg.MetadataValue.float(round(winner.validation_error, 4)),
+        "test_error": dg.MetadataValue.float(round(winner.test_error, 4)),
+        **{
+            f"{slug(name)}_validation_error": dg.MetadataValue.float(round(value, 4))
+            for name, value in baselines.items()
+        },
+        "epochs": dg.MetadataValue.md(epoch_table(best.epochs, best.selection, baselines)),
+        "validation_curve": image(
+            validation_curve(
+                [r.epoch for r in best.epochs],
+                [r.validation_error for r in best.epochs],
+                chosen,
+                onset,
+                {name: baselines[name] for name in (MEDIAN, RIDGE)},
+            ),
+            "validation error per epoch",
+        ),
+        "winner_truth_vs_guess": image(
+            truth_vs_guess(validation.truths, validation.greedy, f"Epoch {chosen}, validation"),
+            "truth against guess",
+        ),
+        "loss_curve": image(
+            loss_curve(last.step_losses, last.step_learning_rates, last.epoch_ends),
+            "training loss and learning rate",
+        ),
+    }
 
 
 # Partitioned like its asset, so it loads the one run it judges: an unpartitioned check is handed
@@ -123,10 +117,11 @@ def beats_median_baseline(best_checkpoint: BestCheckpoint) -> dg.AssetCheckResul
     """The chosen checkpoint must price validation items better than always guessing the
     training median; the ridge regression's score is shown beside it."""
     median = best_checkpoint.baseline_validation_errors[MEDIAN]
+    error = best_checkpoint.chosen.validation_error
     return dg.AssetCheckResult(
-        passed=best_checkpoint.validation_error < median,
+        passed=error < median,
         metadata={
-            "checkpoint_validation_error": round(best_checkpoint.validation_error, 4),
+            "checkpoint_validation_error": round(error, 4),
             "median_constant_validation_error": round(median, 4),
             "ridge_validation_error": round(best_checkpoint.baseline_validation_errors[RIDGE], 4),
         },

@@ -4,14 +4,20 @@ challenge, and only a checkpoint that passes becomes the champion."""
 import dagster as dg
 from pydantic import Field
 
-from assets.best_checkpoint import MEDIAN
-from assets.epochs import adapter_key, checkpoint_key, scores_key
-from assets.metadata import latest_metadata
+from assets.epoch_keys import adapter_key
+from assets.epoch_records import stored_value
 from pricer.data.dataset import CuratedDataset
-from pricer.evaluation.metrics import Scores
-from pricer.release.champion import CHAMPION_TAG, ChampionPointer, read_champion, write_champion
-from pricer.release.promotion import Challenge, untag_previous_champion
-from pricer.runs import BaseModelSpec
+from pricer.evaluation.baselines import MEDIAN, BaselineScores
+from pricer.evaluation.selection import BestCheckpoint
+from pricer.model.spec import BaseModelSpec
+from pricer.release.champion import (
+    CHAMPION_TAG,
+    Challenge,
+    ChampionPointer,
+    promote,
+    read_champion,
+    rescore_champion,
+)
 from resources import ComputeResource, HubResource
 
 BEST_CHECKPOINT = "best_checkpoint"
@@ -37,19 +43,19 @@ def challenger(
     compute: ComputeResource,
     product_dataset: CuratedDataset,
     quantized_base_model: BaseModelSpec,
-    baseline_scores: dict[str, dict[str, Scores]],
+    baseline_scores: BaselineScores,
 ) -> dg.Output[Challenge]:
     """A training run's best checkpoint against the current champion, the champion re-scored on
     the run's own validation split so that both are judged on the same items."""
     run_key = config.run or _latest_chosen_run(context)
-    best = latest_metadata(context, BEST_CHECKPOINT, run_key)
-    if best is None:
+    best = stored_value(context, BEST_CHECKPOINT, run_key)
+    if not isinstance(best, BestCheckpoint):
         raise dg.Failure(f"{run_key} has no best checkpoint: run select_best for it first")
-    epoch = config.epoch or int(best["chosen_epoch"])
-    pushed = latest_metadata(context, checkpoint_key(epoch), run_key)
-    scored = latest_metadata(context, scores_key(epoch), run_key)
-    if pushed is None or scored is None:
-        raise dg.Failure(f"{run_key} has no scored checkpoint for epoch {epoch}")
+    epoch = config.epoch or best.selection.chosen
+    try:
+        record = best.record(epoch)
+    except LookupError as missing:
+        raise dg.Failure(str(missing)) from None
     # The champion is re-scored on the current dataset's validation split: it must be this run's.
     trained_on = _input_version(context, adapter_key(epoch), run_key, "product_dataset")
     if trained_on != product_dataset.version:
@@ -58,22 +64,28 @@ def challenger(
             f"{product_dataset.version}: its validation split is gone, so it cannot be judged"
         )
     candidate = ChampionPointer(
-        repo_id=str(pushed["repo_id"]),
-        revision=str(scored["card_revision"]),  # the adapter with its model card
+        repo_id=record.revision.repo_id,
+        revision=record.revision.revision,  # the adapter with its model card
         run_key=run_key,
         epoch=epoch,
         hub=hub.kind,
         base_model=quantized_base_model.model_id,
-        scores={
-            "validation_error": float(scored["validation_error"]),
-            "test_error": float(scored["test_error"]),
-        },
+        scores={"validation_error": record.validation_error, "test_error": record.test_error},
     )
     champion = read_champion(compute.root())
     champion_error = None
     if champion is not None and not candidate.same_checkpoint(champion):
-        champion_error = _rescore(
-            context, champion, candidate, hub, compute, product_dataset, quantized_base_model
+        context.log.info(f"re-scoring the champion {champion.repo_id}@{champion.revision[:12]}")
+        champion_error = rescore_champion(
+            champion,
+            candidate,
+            hub.store(),
+            quantized_base_model.path,
+            product_dataset.splits.validation,
+            compute.run_dir(champion.run_key) / "revisions" / champion.revision,
+            device=compute.device,
+            batch_size=compute.scoring_batch_size(),
+            progress=context.log.info,
         )
     challenge = Challenge(
         candidate=candidate,
@@ -128,40 +140,6 @@ def _input_version(
     return version.value if version else None
 
 
-def _rescore(
-    context: dg.AssetExecutionContext,
-    champion: ChampionPointer,
-    candidate: ChampionPointer,
-    hub: HubResource,
-    compute: ComputeResource,
-    dataset: CuratedDataset,
-    base: BaseModelSpec,
-) -> float:
-    """The champion's validation $ error on the candidate's split, by the scores assets' scorer."""
-    from pricer.evaluation.scoring import evaluate_model  # torch: only where it is used
-
-    if (champion.hub, champion.base_model) != (candidate.hub, candidate.base_model):
-        raise dg.Failure(
-            f"the champion is on the {champion.hub} hub over base {champion.base_model}, the "
-            f"candidate on the {candidate.hub} hub over {candidate.base_model}: not comparable"
-        )
-    local = hub.store().download(
-        champion.repo_id,
-        champion.revision,
-        compute.run_dir(champion.run_key) / "revisions" / champion.revision,
-    )
-    context.log.info(f"re-scoring the champion {champion.repo_id}@{champion.revision[:12]}")
-    scored = evaluate_model(
-        base.path,
-        {"validation": dataset.splits.validation},
-        adapter_dir=str(local),
-        device=compute.device,
-        batch_size=compute.scoring_batch_size(),
-        progress=context.log.info,
-    )
-    return scored["validation"].scores.mean_abs_error
-
-
 @dg.asset_check(asset=challenger, blocking=True)
 def beats_champion_and_median(challenger: Challenge) -> dg.AssetCheckResult:
     """The challenger must price the run's validation items better than the champion (re-scored
@@ -190,25 +168,13 @@ def champion(
     """The best checkpoint across training runs: a pointer file in the pricer home that
     `pricer predict` reads, and the `champion` tag on its revision in its run's hub repo (taken
     off the previous champion's repo)."""
-    verdict = challenger.verdict()
     # The blocking check stops this step in the same run; this stops a run that selects it alone.
-    if not verdict.promote:
-        raise dg.Failure(f"not promoted: {verdict.reason}")
-    winner = challenger.candidate
-    store = hub.store()
-    # Tag first: if tagging fails, the pointer still names the old champion.
-    store.tag(winner.repo_id, winner.revision, CHAMPION_TAG)
-    path = write_champion(compute.root(), winner)
-    context.log.info(f"promoted: {verdict.reason}")
-    # Last, once the pointer has moved: a failure here must not fail a promotion that happened.
     try:
-        untagged = untag_previous_champion(store, challenger.champion, winner)
-    except Exception as error:  # any store's error: the pointer, already moved, is the truth
-        untagged = None
-        context.log.warning(
-            f"the previous champion's repo {challenger.champion.repo_id} keeps its "
-            f"{CHAMPION_TAG!r} tag ({error}): remove it by hand"
-        )
+        promoted = promote(hub.store(), compute.root(), challenger, warn=context.log.warning)
+    except ValueError as refused:
+        raise dg.Failure(str(refused)) from None
+    context.log.info(f"promoted: {challenger.verdict().reason}")
+    winner = challenger.candidate
     return dg.Output(
         winner,
         data_version=dg.DataVersion(winner.revision),
@@ -218,9 +184,9 @@ def champion(
             "repo_id": winner.repo_id,
             "revision": winner.revision,
             "hub_tag": CHAMPION_TAG,
-            "tag_removed_from": untagged or "no other repo",
+            "tag_removed_from": promoted.untagged or "no other repo",
             "validation_error": dg.MetadataValue.float(round(winner.scores["validation_error"], 4)),
             "test_error": dg.MetadataValue.float(round(winner.scores["test_error"], 4)),
-            "pointer": dg.MetadataValue.path(str(path)),
+            "pointer": dg.MetadataValue.path(str(promoted.pointer)),
         },
     )

@@ -38,30 +38,3 @@ def scores(prefix: str, value: Scores) -> dict[str, dg.MetadataValue]:
         f"{prefix}_hit_rate": dg.MetadataValue.float(round(value.hit_rate, 4)),
         f"{prefix}_no_number": dg.MetadataValue.int(value.no_number),
     }
-
-
-def recorded_scores(metadata: dict[str, object], prefix: str, count: int) -> Scores:
-    """Scores back from the metadata `scores` wrote (rounded as recorded)."""
-    return Scores(
-        mean_abs_error=float(metadata[f"{prefix}_error"]),  # type: ignore[arg-type]
-        rmsle=float(metadata[f"{prefix}_rmsle"]),  # type: ignore[arg-type]
-        hit_rate=float(metadata[f"{prefix}_hit_rate"]),  # type: ignore[arg-type]
-        no_number=int(metadata[f"{prefix}_no_number"]),  # type: ignore[arg-type]
-        count=count,
-    )
-
-
-def latest_metadata(
-    context: dg.AssetExecutionContext, asset: str, partition: str
-) -> dict[str, object] | None:
-    """The raw values of an asset partition's newest materialization, or None if it has none."""
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
-        limit=1,
-        ascending=False,
-    ).records
-    if not records:
-        return None
-    materialization = records[0].asset_materialization
-    assert materialization is not None
-    return {key: value.value for key, value in materialization.metadata.items()}

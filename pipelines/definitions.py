@@ -23,6 +23,7 @@ from pipelines.sensors import (
 )
 from pipelines.step_processes import model_job_executor
 from resources import BaseModelResource, ComputeResource, HubResource, TrackerResource
+from resources.launcher import EpochTrainer, InProcessTrainer, TorchrunLauncher
 
 # Fixed when the code location loads: a run may train fewer epochs, never more.
 MAX_EPOCHS = int(os.environ.get("PRICER_MAX_EPOCHS", "6"))
@@ -88,10 +89,17 @@ def _resources() -> dict[str, dg.ConfigurableResource]:
             mode=tracker_mode,
             api_key=dg.EnvVar("WANDB_API_KEY") if tracker_mode == "online" else None,
         ),
-        "compute": ComputeResource(
-            training_processes=int(os.environ.get("PRICER_TRAINING_PROCESSES", "1"))
-        ),
+        "compute": ComputeResource(),
+        "epoch_trainer": _epoch_trainer(int(os.environ.get("PRICER_TRAINING_PROCESSES", "1"))),
     }
+
+
+def _epoch_trainer(processes: int) -> EpochTrainer:
+    # Above one process, each epoch's ranks run under torchrun, started by this Pipes client:
+    # another client (Kubernetes, say) runs them elsewhere with no change to the assets.
+    if processes > 1:
+        return TorchrunLauncher(processes=processes, pipes_client=dg.PipesSubprocessClient())
+    return InProcessTrainer()
 
 
 defs = dg.Definitions(

@@ -105,23 +105,24 @@ def check_passed(
 ) -> bool | None:
     """The latest verdict of an asset check for one partition: None if it never finished.
 
-    Check records are not filtered by partition in storage, so the partition is read off the run.
-    """
-    from dagster._core.storage.asset_check_execution_record import (
-        AssetCheckExecutionRecordStatus as Status,
-    )
-
+    Read from the runs of that partition, newest first, through the instance's public API."""
     key = dg.AssetCheckKey(dg.AssetKey(asset), check)
-    for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=100):
-        run = instance.get_run_by_id(record.run_id)
-        if run is None or run.tags.get("dagster/partition") != partition:
-            continue
-        if record.status in (Status.SUCCEEDED, Status.FAILED):
-            return record.status == Status.SUCCEEDED
+    for run in instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": partition})):
+        events = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        for entry in reversed(events):
+            evaluation = entry.asset_check_evaluation
+            if evaluation is not None and evaluation.asset_check_key == key:
+                return evaluation.passed
     return None
 
 
+def stored_value(instance: dg.DagsterInstance, asset: str, partition: str | None = None) -> object:
+    """The value an asset's newest materialization stored, typed, through its IO manager."""
+    return defs.load_asset_value(asset, partition_key=partition, instance=instance)
+
+
 def latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str | None = None) -> dict:
+    """What the UI shows for an asset's newest materialization: display values, for people."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(
             asset_key=dg.AssetKey(asset), asset_partitions=[partition] if partition else None

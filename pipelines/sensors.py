@@ -11,14 +11,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import (
-    UnresolvedAssetJobDefinition as Job,  # what define_asset_job returns
-)
 
 from assets.partitions import training_runs
 from pricer.data.sources import source_fingerprint
 from pricer.training.retraining import latest_tick, on_cron, on_data
 from pricer.training.run_keys import new_run_key
+
+# What define_asset_job returns: Dagster does not export its class, and a private import would
+# break silently on an upgrade.
+Job = Any
 
 PARTITION_TAG = "dagster/partition"
 # On a prepare run started for new data: the training run to start once it has succeeded.

@@ -1,11 +1,11 @@
 """How the model jobs start their step processes: forked from a server that has imported the
 ML stack once per run.
 
-Dagster's default start method spawns each step as a fresh interpreter, which then spends 13.5 to
-16 s of a 2-core CPU importing torch, transformers, PEFT and TRL before it can load a model: about
-as long as the scoring it is there to do. With `forkserver`, each run starts one server that
-imports them (`pipelines/preload_ml_stack.py`), and every step process is forked from it with
-them already imported.
+Dagster's default start method spawns each step as a fresh interpreter, which then spends many
+seconds importing torch, transformers, PEFT and TRL before it can load a model, on a small CPU
+about as long as the scoring it is there to do (docs/benchmarks.md). With `forkserver`, each run
+starts one server that imports them (`pipelines/preload_ml_stack.py`), and every step process is
+forked from it with them already imported.
 
 A forked process inherits the server's environment, not its launcher's. Under `dagster dev` every
 run has a run worker of its own, so the server starts and ends with the run. A Python process that

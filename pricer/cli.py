@@ -13,8 +13,8 @@ from pathlib import Path
 from pricer.home import default_home
 from pricer.hub.base import CheckpointStore
 from pricer.release.champion import pointer_path, read_champion
+from pricer.release.checkpoints import BEST_TAG, checkpoint_message
 from pricer.release.export import DTYPES, export_merged, require_empty_folder
-from pricer.runs import BEST_TAG, checkpoint_message
 
 HUBS = ("local", "huggingface")
 

@@ -16,11 +16,6 @@ class ComputeResource(dg.ConfigurableResource):
     eval_batch_size: int = Field(
         default=0, description="items scored at once; 0 picks 512 on a GPU and 32 on the CPU"
     )
-    training_processes: int = Field(
-        default=1,
-        description="ranks per epoch: above 1, each epoch trains under torchrun (DDP, one process "
-        "per GPU, launched through Dagster Pipes)",
-    )
 
     def scoring_batch_size(self) -> int:
         from pricer.evaluation.scoring import (

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pricer.hub.local_git import LocalGitStore
-from pricer.runs import checkpoint_message
+from pricer.release.checkpoints import checkpoint_message
 
 STARTED = re.compile(r"epoch (\d+): from global step (\d+)")
 

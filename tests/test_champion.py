@@ -17,12 +17,13 @@ from pricer.hub.hugging_face import HuggingFaceStore
 from pricer.hub.local_git import LocalGitStore
 from pricer.release.champion import (
     CHAMPION_TAG,
+    Challenge,
     ChampionPointer,
     pointer_path,
     read_champion,
+    untag_previous_champion,
     write_champion,
 )
-from pricer.release.promotion import Challenge, untag_previous_champion
 
 
 def pointer(run_key: str = "pricer-2026-11-20_10.00.00", revision: str = "a" * 40, **scores):

@@ -14,7 +14,7 @@ from pricer.data.items import Item
 from pricer.evaluation.scoring import evaluate_model
 from pricer.hub.local_git import LocalGitStore
 from pricer.release.champion import ChampionPointer, pointer_path, write_champion
-from pricer.runs import checkpoint_message
+from pricer.release.checkpoints import checkpoint_message
 
 PRICER = Path(sys.executable).parent / "pricer"  # the console script pyproject declares
 

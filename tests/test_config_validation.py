@@ -11,7 +11,7 @@ from assets.config import TrainingRunConfig
 from pipelines.definitions import MAX_EPOCHS, epoch_assets
 from pricer.data.curation import CurationRules
 from pricer.data.dataset import build_dataset
-from pricer.runs import BaseModelSpec
+from pricer.model.spec import BaseModelSpec
 from pricer.training.preflight import (
     check_memory_floor,
     check_run_fits,
@@ -21,6 +21,7 @@ from pricer.training.preflight import (
     weights_floor_bytes,
 )
 from resources import BaseModelResource, ComputeResource, TrackerResource
+from resources.launcher import InProcessTrainer
 
 
 @pytest.mark.parametrize(
@@ -61,6 +62,7 @@ def _first_epoch(config: TrainingRunConfig, base: BaseModelSpec, tmp_path: Path,
         first_epoch(
             context=context,
             config=config,
+            epoch_trainer=InProcessTrainer(),
             tracker=TrackerResource(mode="disabled"),
             compute=ComputeResource(work_dir=str(tmp_path)),
             product_dataset=build_dataset("embedded", tokenizer, CurationRules(), 5, 5, 1, 40),

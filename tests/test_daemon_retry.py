@@ -14,7 +14,7 @@ from pausing import arm, check_one_push_per_epoch, epoch_starts, kill_when_pause
 from test_preemption import prepare_training_inputs
 from test_webserver import graphql
 
-from assets.epochs import TRAINING_POOL, adapter_key, checkpoint_key, scores_key
+from assets.epoch_keys import TRAINING_POOL, adapter_key, checkpoint_key, scores_key
 from pipelines.presets import TINY_DATASET, TINY_TRAINING
 from pricer.training import step_checkpoints
 from resources import ComputeResource

@@ -1,6 +1,6 @@
 """The training step under torchrun: two CPU processes (gloo DDP), launched by an asset through
 Dagster Pipes, train the same epoch as one process over the same global batch, save it in the
-same PEFT format and report it to the asset's materialization."""
+same PEFT format and report it back to the asset."""
 
 import dataclasses
 import json
@@ -35,9 +35,21 @@ TRAIN_ITEMS = 32  # four global batches of the tiny preset's 8: four steps in th
 @dataclass
 class DistributedRun:
     result: EpochResult
-    metadata: dict
+    processes: int
     log_messages: list[str]
     rank_adapters: Path
+
+
+class RecordingPipesClient(dg.PipesSubprocessClient):
+    """Dagster's subprocess client, keeping every command it was handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commands: list[list[str]] = []
+
+    def run(self, *, context, command, **options):
+        self.commands.append(list(command))
+        return super().run(context=context, command=command, **options)
 
 
 @pytest.fixture(scope="module")
@@ -76,21 +88,18 @@ def distributed(model_path, items, settings, tmp_path_factory) -> DistributedRun
             device="cpu",
             rank_adapters_dir=work / "ranks",
         )
-        launched = torchrun.train_epoch(context, spec)
-        return dg.Output(launched.result, metadata=launched.metadata)
+        launched = torchrun.train_epoch(context, spec, TrackerResource(mode="disabled"))
+        return dg.Output(launched.result, metadata={"processes": launched.processes})
 
+    launcher = TorchrunLauncher(processes=PROCESSES, pipes_client=dg.PipesSubprocessClient())
     with dg.instance_for_test() as instance:
-        outcome = dg.materialize(
-            [ddp_epoch],
-            instance=instance,
-            resources={"torchrun": TorchrunLauncher(processes=PROCESSES)},
-        )
+        outcome = dg.materialize([ddp_epoch], instance=instance, resources={"torchrun": launcher})
         assert outcome.success
         (materialization,) = outcome.asset_materializations_for_node("ddp_epoch")
         logs = [record.user_message for record in instance.all_logs(outcome.run_id)]
         return DistributedRun(
             outcome.output_for_node("ddp_epoch"),
-            dict(materialization.metadata),
+            materialization.metadata["processes"].value,
             logs,
             work / "ranks",
         )
@@ -109,14 +118,12 @@ def single(model_path, items, settings, tmp_path_factory) -> EpochResult:
     )
 
 
-def test_the_materialization_carries_what_rank_0_reported_through_pipes(distributed):
-    metadata, result = distributed.metadata, distributed.result
-    assert metadata["processes"].value == PROCESSES  # known only inside the torchrun group
-    assert metadata["steps"].value == result.steps_this_epoch == TRAIN_ITEMS // 8
-    assert metadata["train_loss"].value == round(result.train_loss, 5)
-    assert metadata["eval_loss"].value == round(result.eval_loss, 5)
-    assert metadata["checkpoint_dir"].value == str(result.checkpoint_dir)
-    # Rank 0's progress lines reach the run's log through Pipes too.
+def test_the_asset_gets_rank_0s_result_and_logs_through_pipes(distributed):
+    result = distributed.result
+    assert distributed.processes == PROCESSES
+    assert result.steps_this_epoch == TRAIN_ITEMS // 8
+    assert (result.checkpoint_dir / ADAPTER).is_file()
+    # Rank 0's progress lines reach the run's log through Pipes.
     assert any(f"step {result.global_step}/" in message for message in distributed.log_messages)
 
 
@@ -163,18 +170,21 @@ def test_the_training_matches_one_process_over_the_same_global_batch(distributed
 
 
 def test_the_epoch_asset_trains_under_torchrun_when_asked(pricer_home, model_path, tmp_path):
-    """The pipeline's own epoch asset, with `training_processes: 2`, trains through the launcher
-    and records the same lineage and adapter format as in process."""
+    """The pipeline's own epoch asset, given a torchrun launcher as its `epoch_trainer`, trains
+    through the Pipes client that resource names, and records the same lineage and adapter
+    format as in process."""
     from assets.base_model import quantized_base_model
     from assets.dataset import product_dataset
     from pipelines.definitions import epoch_assets
 
     first = next(a for a in epoch_assets if a.key.path[-1] == "lora_adapter_epoch_1")
     upstream = [product_dataset, quantized_base_model]
+    client = RecordingPipesClient()
     resources = {
         "base_model": BaseModelResource(cache_dir=str(pricer_home)),
         "tracker": TrackerResource(mode="offline"),
-        "compute": ComputeResource(work_dir=str(tmp_path), training_processes=PROCESSES),
+        "compute": ComputeResource(work_dir=str(tmp_path)),
+        "epoch_trainer": TorchrunLauncher(processes=PROCESSES, pipes_client=client),
     }
     run_key = "pricer-2026-11-26_00.00.00"
     with dg.instance_for_test() as instance:
@@ -196,6 +206,10 @@ def test_the_epoch_asset_trains_under_torchrun_when_asked(pricer_home, model_pat
         (materialization,) = outcome.asset_materializations_for_node(first.node_def.name)
         lineage = instance.get_latest_materialization_event(first.key)
     assert materialization.metadata["training_processes"].value == PROCESSES
+    # The resource's own client launched the ranks: swapping it is configuration.
+    ((*torchrun, spec_file),) = client.commands
+    assert torchrun[-2:] == ["-m", "pricer.training.distributed"]
+    assert spec_file.endswith("epoch.json")
     assert materialization.metadata["global_step"].value == trained.epoch_ends[-1] > 0
     assert _adapter_files(trained.checkpoint_dir) == ["adapter_config.json", ADAPTER]
     # Its inputs are the dataset and the quantized base, as for the in-process epoch.

@@ -63,7 +63,7 @@ def test_each_epoch_is_an_adapter_commit_then_its_card_commit(trained_run, price
     repo_id = pushed[0]["repo_id"]
     assert repo_id.endswith(run_key)
     commits = [(p["revision"], s["card_revision"]) for p, s in zip(pushed, scored, strict=True)]
-    assert store.list_revisions(repo_id)[::-1] == [c for pair in commits for c in pair]
+    assert revisions(store, repo_id)[::-1] == [c for pair in commits for c in pair]
     adapter_only = store.download(repo_id, pushed[-1]["revision"], pricer_home / "adapter_only")
     carded = store.download(repo_id, scored[-1]["card_revision"], pricer_home / "carded")
     assert {p.name for p in adapter_only.iterdir()} == {
@@ -154,3 +154,8 @@ def _load(instance, asset, partition=None):
     storage = Path(instance.storage_directory()) / asset
     path = storage / partition if partition else storage
     return pickle.loads(path.read_bytes())
+
+
+def revisions(store, repo_id: str) -> list[str]:
+    """Every pushed revision of a repo in the local store, newest first."""
+    return [revision for revision, _ in store.history(repo_id)]

@@ -146,7 +146,7 @@ def test_local_pushes_are_commits_newest_first_with_only_checkpoint_files(tmp_pa
 
     repo = tmp_path / "hub" / "local" / "run"
     assert repo_id == "local/run"
-    assert store.list_revisions(repo_id) == [two.revision, one.revision]
+    assert revisions(store, repo_id) == [two.revision, one.revision]
     assert git(repo, "rev-parse", "refs/heads/main") == two.revision
     assert git(repo, "log", "-1", "--format=%s", two.revision) == "epoch 2"
     assert set(git(repo, "ls-tree", "--name-only", two.revision).split()) == set(CHECKPOINT_FILES)
@@ -167,12 +167,12 @@ def test_local_crash_before_the_ref_moves_leaves_the_previous_commit(tmp_path, m
     with pytest.raises(KeyboardInterrupt):
         store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
 
-    assert store.list_revisions(repo_id) == [one.revision]
+    assert revisions(store, repo_id) == [one.revision]
     assert checkpoint_bytes(store.download(repo_id, "main", tmp_path / "dl")) == first
     # The half-written objects do not get in the way of the next push.
     monkeypatch.undo()
     two = store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
-    assert store.list_revisions(repo_id) == [two.revision, one.revision]
+    assert revisions(store, repo_id) == [two.revision, one.revision]
 
 
 def test_local_push_racing_another_fails_instead_of_dropping_it(tmp_path, monkeypatch):
@@ -193,7 +193,7 @@ def test_local_push_racing_another_fails_instead_of_dropping_it(tmp_path, monkey
     with pytest.raises(RuntimeError, match="update-ref"):
         store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
 
-    assert store.list_revisions(repo_id) == [raced[0].revision, one.revision]
+    assert revisions(store, repo_id) == [raced[0].revision, one.revision]
 
 
 def test_local_store_ignores_the_users_git_config_and_environment(tmp_path, monkeypatch):
@@ -322,3 +322,8 @@ def test_hf_push_is_refused_offline(hub, tmp_path, monkeypatch):
     with pytest.raises(OfflineModeIsEnabled, match="cannot push a checkpoint: HF_HUB_OFFLINE"):
         store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
     assert len(state.repos[repo_id].commits) == 1
+
+
+def revisions(store, repo_id: str) -> list[str]:
+    """Every pushed revision of a repo in the local store, newest first."""
+    return [revision for revision, _ in store.history(repo_id)]

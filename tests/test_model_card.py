@@ -2,14 +2,15 @@
 
 import pytest
 from huggingface_hub import ModelCard
+from records import RUN_KEY, epoch_record
 
 from pricer.data.prompts import PRICE_PREFIX, QUESTION
+from pricer.evaluation.epoch_record import EpochRecord
 from pricer.evaluation.metrics import Scores, score
-from pricer.release.model_card import EpochRecord, model_card
+from pricer.release.model_card import model_card
 from pricer.training.settings import TrainingSettings
 
 BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
-RUN_KEY = "pricer-2026-11-25_18.07.32"
 DATASET_VERSION = "3f9a1c0d2b7e"
 VALIDATION_TRUTHS = [19.99, 120.0, 450.0, 8.5]
 TEST_TRUTHS = [35.0, 999.0, 64.0]
@@ -19,8 +20,8 @@ def record(epoch: int) -> EpochRecord:
     """An epoch whose guesses drift with its number, so every epoch scores differently."""
     validation = [19.0 + epoch, 150.0 - 10 * epoch, None, 8.0 * epoch]
     test = [30.0, 700.0 + 50 * epoch, 64.0 / epoch]
-    return EpochRecord(
-        epoch=epoch,
+    return epoch_record(
+        epoch,
         train_loss=2.0 / epoch,
         validation=score(VALIDATION_TRUTHS, validation),
         test=score(TEST_TRUTHS, test),
@@ -34,7 +35,7 @@ def history() -> list[EpochRecord]:
 
 @pytest.fixture
 def card(history) -> ModelCard:
-    text = model_card(BASE_MODEL, RUN_KEY, TrainingSettings(), history, DATASET_VERSION)
+    text = model_card(BASE_MODEL, history, DATASET_VERSION)
     return ModelCard(text)
 
 
@@ -102,4 +103,4 @@ def test_the_body_says_how_to_prompt_and_how_it_was_trained(card):
 
 def test_a_card_needs_its_own_epoch():
     with pytest.raises(ValueError, match="at least the epoch"):
-        model_card(BASE_MODEL, RUN_KEY, TrainingSettings(), [])
+        model_card(BASE_MODEL, [])

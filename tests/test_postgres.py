@@ -16,7 +16,7 @@ from postgres_server import PostgresServer, running_postgres
 from test_champion import promote, promoted
 from test_webserver import ENTRY_VALUES, WINNER_QUERY, entry_values, graphql
 
-from assets.epochs import adapter_key, checkpoint_key, scores_key
+from assets.epoch_keys import adapter_key, checkpoint_key, scores_key
 from pipelines.launch import latest_metadata, prepare, train_new_run
 from pipelines.presets import TINY_DATASET, TINY_TRAINING
 from pricer.release.champion import pointer_path, read_champion

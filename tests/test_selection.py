@@ -1,19 +1,35 @@
+"""Choosing the best epoch and marking overfitting, from epoch records alone."""
+
+import pytest
+from records import epoch_record, scores
+
+from pricer.evaluation.baselines import MEAN, MEDIAN, RIDGE, UNTRAINED, WEIGHTED_UNTRAINED
+from pricer.evaluation.epoch_record import EpochRecord
 from pricer.evaluation.selection import (
-    EpochRecord,
+    Selection,
     best_epoch,
+    choose_best,
     overfitting_onset,
+    select,
     should_stop_early,
 )
 
 
-def records(errors, losses=None):
+def records(errors, losses=None, tolerance=0.02):
     losses = losses or [1.0 - 0.1 * i for i in range(len(errors))]
     pairs = zip(losses, errors, strict=True)
-    return [EpochRecord(i + 1, loss, err) for i, (loss, err) in enumerate(pairs)]
+    return [
+        epoch_record(i + 1, loss, err, tolerance=tolerance) for i, (loss, err) in enumerate(pairs)
+    ]
 
 
 def test_best_epoch_is_lowest_validation_error_earliest_on_ties():
     assert best_epoch(records([90.0, 80.0, 80.0, 85.0])) == 2
+
+
+def test_the_choice_reads_full_precision_not_the_rounded_display():
+    # 80.00004 and 80.00001 both show as 80.0000 in metadata; the record still tells them apart.
+    assert best_epoch(records([90.0, 80.00004, 80.00001])) == 3
 
 
 def test_onset_is_first_epoch_worse_than_best_so_far_beyond_tolerance():
@@ -21,8 +37,8 @@ def test_onset_is_first_epoch_worse_than_best_so_far_beyond_tolerance():
 
 
 def test_a_rise_that_later_epochs_recover_from_is_noise():
-    assert overfitting_onset(records([90.0, 75.0, 120.0, 70.0])) is None
-    assert overfitting_onset(records([90.0, 75.0, 120.0, 70.0, 80.0])) == 5
+    assert overfitting_onset(records([90.0, 75.0, 120.0, 70.0]), 0.02) is None
+    assert overfitting_onset(records([90.0, 75.0, 120.0, 70.0, 80.0]), 0.02) == 5
 
 
 def test_noise_inside_tolerance_is_not_overfitting():
@@ -31,11 +47,53 @@ def test_noise_inside_tolerance_is_not_overfitting():
 
 def test_rising_error_while_training_loss_rises_too_is_not_overfitting():
     rising_loss = [1.0, 0.8, 0.9, 1.0]
-    assert overfitting_onset(records([90.0, 75.0, 85.0, 95.0], rising_loss)) is None
+    assert overfitting_onset(records([90.0, 75.0, 85.0, 95.0], rising_loss), 0.02) is None
 
 
 def test_early_stopping_waits_for_patience():
     run = records([90.0, 75.0, 80.0])
-    assert should_stop_early(run, patience=1)
-    assert not should_stop_early(run, patience=2)
-    assert should_stop_early(records([90.0, 75.0, 80.0, 81.0]), patience=2)
+    assert should_stop_early(run, patience=1, tolerance=0.02)
+    assert not should_stop_early(run, patience=2, tolerance=0.02)
+    assert should_stop_early(records([90.0, 75.0, 80.0, 81.0]), patience=2, tolerance=0.02)
+
+
+def test_the_run_is_judged_at_its_own_tolerance():
+    # 75 -> 80 is 6.7% worse: overfitting at 2%, noise at 10%, the tolerance the run trained with.
+    assert select(records([90.0, 75.0, 80.0], tolerance=0.02)) == Selection(2, 3)
+    assert select(records([90.0, 75.0, 80.0], tolerance=0.10)) == Selection(2, None)
+
+
+def test_the_best_checkpoint_carries_every_epoch_and_the_baselines():
+    baselines = {
+        name: {"validation": scores(error), "test": scores(error)}
+        for name, error in (
+            (MEDIAN, 100.0),
+            (MEAN, 110.0),
+            (RIDGE, 60.0),
+            (UNTRAINED, 300.0),
+            (WEIGHTED_UNTRAINED, 280.0),
+        )
+    }
+    best = choose_best(list(reversed(records([90.0, 75.0, 80.0]))), baselines)
+    assert [r.epoch for r in best.epochs] == [1, 2, 3]
+    assert best.chosen.epoch == 2 and best.overfitting_onset == 3
+    assert best.revision == best.chosen.revision
+    assert best.baseline_validation_errors == {MEDIAN: 100.0, RIDGE: 60.0, UNTRAINED: 300.0}
+    with pytest.raises(LookupError, match="no scored epoch 7"):
+        best.record(7)
+
+
+def test_the_epoch_record_fields_are_pinned():
+    # Everything downstream reads these: a renamed or dropped field must be a deliberate change.
+    assert list(EpochRecord.__dataclass_fields__) == [
+        "run_key",
+        "epoch",
+        "train_loss",
+        "validation",
+        "test",
+        "weighted_validation",
+        "weighted_test",
+        "revision",
+        "settings",
+        "predictions",
+    ]

@@ -3,6 +3,7 @@ data each add a training run; unchanged data adds nothing."""
 
 import json
 import os
+import re
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -12,9 +13,11 @@ from pipelines.launch import latest_metadata
 from pipelines.sensors import FINGERPRINT_TAG, TRAINING_RUN_TAG, retrain_on_new_data
 from pricer.data.catalogue import generate_catalogue
 from pricer.data.sources import source_fingerprint
-from pricer.training.run_keys import is_run_key, new_run_key
+from pricer.training.run_keys import new_run_key
 
 TRAINING_RUNS = "training_runs"
+# The course's run names: pricer-2026-11-22_10.15.39.
+RUN_KEY = re.compile(r"^pricer-\d{4}-\d{2}-\d{2}_\d{2}\.\d{2}\.\d{2}$")
 
 
 def evaluate(sensor: dg.SensorDefinition, instance, cursor: str | None) -> dg.SensorResult:
@@ -50,7 +53,7 @@ def test_a_cron_tick_adds_a_training_run_and_requests_it_once():
         # The sensor last acted before that tick: the tick is due.
         due = evaluate(sensor, instance, (tick - timedelta(minutes=1)).isoformat())
         run_key = only_new_partition(due)
-        assert is_run_key(run_key) and run_key == new_run_key(tick)
+        assert RUN_KEY.match(run_key) and run_key == new_run_key(tick)
         (request,) = due.run_requests or []
         assert request.partition_key == run_key and request.run_key == run_key
         assert due.cursor == tick.isoformat()
@@ -98,7 +101,7 @@ def test_changed_data_is_prepared_and_then_trained_and_unchanged_data_starts_not
         assert request.run_config["ops"]["product_dataset"]["config"]["source"] == str(source)
         assert request.tags[FINGERPRINT_TAG] == changed.cursor
         run_key = request.tags[TRAINING_RUN_TAG]
-        assert is_run_key(run_key)
+        assert RUN_KEY.match(run_key)
         # No partition yet: the run is added only once its data is ready.
         assert not changed.dynamic_partitions_requests
 

@@ -8,14 +8,24 @@ import statistics
 from pricer.data.items import Item
 from pricer.evaluation.metrics import Scores, score
 
+# Every baseline's name, as tables, metadata and the promotion rule call it.
+MEDIAN = "median constant"
+MEAN = "mean constant"
+RIDGE = "ridge on TF-IDF"
+UNTRAINED = "untrained base model"
+WEIGHTED_UNTRAINED = "weighted untrained base model"  # the same model, probability-weighted price
+
+# baseline name -> split -> scores: what the baseline_scores asset holds.
+BaselineScores = dict[str, dict[str, Scores]]
+
 
 def constant_scores(train: list[Item], held_out: list[Item]) -> dict[str, Scores]:
     """The training median (the best constant for absolute error) and the training mean."""
     prices = [item.price for item in train]
     truths = [item.price for item in held_out]
     return {
-        "median constant": score(truths, [statistics.median(prices)] * len(truths)),
-        "mean constant": score(truths, [statistics.fmean(prices)] * len(truths)),
+        MEDIAN: score(truths, [statistics.median(prices)] * len(truths)),
+        MEAN: score(truths, [statistics.fmean(prices)] * len(truths)),
     }
 
 

@@ -1,44 +1,67 @@
-"""The epoch-by-epoch table a person reads at the end of a training run."""
+"""The epoch-by-epoch table a person reads at the end of a training run, and how every table
+marks the chosen epoch and the onset of overfitting."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pricer.evaluation.epoch_record import EpochRecord
+from pricer.evaluation.selection import Selection
+
+CHOSEN = "**chosen**"
+ONSET = "overfitting starts"
 
 
-@dataclass(frozen=True)
-class EpochRow:
-    epoch: int
-    train_loss: float
-    validation_error: float
-    validation_rmsle: float
-    validation_hit_rate: float
-    test_error: float
-    revision: str
+def marks(epoch: int, selection: Selection | None) -> str:
+    """The chosen epoch and the onset, in one wording for every table."""
+    if selection is None:
+        return ""
+    found = [CHOSEN] if epoch == selection.chosen else []
+    if selection.onset is not None and epoch == selection.onset:
+        found.append(ONSET)
+    return ", ".join(found)
+
+
+def verdict(selection: Selection) -> str:
+    onset = selection.onset
+    return (
+        f"Overfitting set in at epoch {onset}." if onset else "No overfitting seen in these epochs."
+    )
 
 
 def epoch_table(
-    rows: list[EpochRow], chosen: int, onset: int | None, baselines: dict[str, float]
+    records: list[EpochRecord],
+    selection: Selection | None = None,
+    baselines: dict[str, float] | None = None,
+    revisions: bool = True,
 ) -> str:
-    """Markdown: readable in a terminal and rendered as a table in the Dagster UI."""
-    lines = [
-        "| epoch | train loss | val $ error | val RMSLE | val hits | test $ error "
-        "| hub revision | |",
-        "|---:|---:|---:|---:|---:|---:|:---|:---|",
-    ]
-    for row in sorted(rows, key=lambda r: r.epoch):
-        marks = []
-        if row.epoch == chosen:
-            marks.append("**chosen**")
-        if onset is not None and row.epoch == onset:
-            marks.append("overfitting starts")
-        lines.append(
-            f"| {row.epoch} | {row.train_loss:.4f} | {row.validation_error:.2f} | "
-            f"{row.validation_rmsle:.3f} | {row.validation_hit_rate:.1%} | {row.test_error:.2f} | "
-            f"{row.revision[:12]} | {', '.join(marks)} |"
-        )
-    lines.append("")
-    lines.append(
-        f"Overfitting set in at epoch {onset}." if onset else "No overfitting seen in these epochs."
+    """Markdown: readable in a terminal and rendered as a table in the Dagster UI and on the Hub.
+
+    With a selection, the chosen epoch and overfitting are marked and the verdict follows the
+    table; `baselines` (name -> validation $ error) are listed under it."""
+    header = "| epoch | train loss | val $ error | val RMSLE | val hits | test $ error |"
+    rule = "|---:|---:|---:|---:|---:|---:|"
+    if revisions:
+        header, rule = header + " hub revision |", rule + ":---|"
+    if selection is not None:
+        header, rule = header + " |", rule + ":---|"
+    lines = [header, rule]
+    for record in sorted(records, key=lambda r: r.epoch):
+        validation = record.validation
+        cells = [
+            str(record.epoch),
+            f"{record.train_loss:.4f}",
+            f"{validation.mean_abs_error:.2f}",
+            f"{validation.rmsle:.3f}",
+            f"{validation.hit_rate:.1%}",
+            f"{record.test_error:.2f}",
+        ]
+        if revisions:
+            cells.append(record.revision.revision[:12])
+        if selection is not None:
+            cells.append(marks(record.epoch, selection))
+        lines.append(f"| {' | '.join(cells)} |")
+    if selection is not None:
+        lines += ["", verdict(selection)]
+    lines.extend(
+        f"- {name}: validation $ error {value:.2f}" for name, value in (baselines or {}).items()
     )
-    lines.extend(f"- {name}: validation $ error {value:.2f}" for name, value in baselines.items())
     return "\n".join(lines)

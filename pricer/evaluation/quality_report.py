@@ -3,74 +3,80 @@ validation and test, with the language models' two predictors side by side."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from pricer.evaluation.baselines import (
+    MEAN,
+    MEDIAN,
+    RIDGE,
+    UNTRAINED,
+    WEIGHTED_UNTRAINED,
+    BaselineScores,
+)
+from pricer.evaluation.epoch_record import EpochRecord
+from pricer.evaluation.epoch_table import marks
 from pricer.evaluation.metrics import Scores
+from pricer.evaluation.selection import Selection
 
-
-@dataclass(frozen=True)
-class Cell:
-    """One predictor on one split: the three figures the course reported."""
-
-    error: float
-    rmsle: float
-    hit_rate: float
-
-    @classmethod
-    def of(cls, scores: Scores) -> Cell:
-        return cls(scores.mean_abs_error, scores.rmsle, scores.hit_rate)
-
-
-@dataclass(frozen=True)
-class Row:
-    model: str
-    validation: Cell
-    test: Cell
-    # The probability-weighted predictor on (validation, test), for the rows that have one.
-    weighted: tuple[Cell, Cell] | None = None
+# (name, greedy validation, greedy test, weighted (validation, test) where the row has one)
+_Line = tuple[str, Scores, Scores, tuple[Scores, Scores] | None]
+# Each figure a table cell shows: the Scores field and how it is written.
+_FIGURES = (("mean_abs_error", "{:.2f}"), ("rmsle", "{:.3f}"), ("hit_rate", "{:.1%}"))
 
 
 def quality_table(
-    baselines: list[Row], epochs: dict[int, Row], chosen: int, onset: int | None
+    baselines: BaselineScores, records: list[EpochRecord], selection: Selection
 ) -> str:
     """Markdown; where a row has two figures they are greedy / weighted."""
     lines = [
         "| model | val $ error | val RMSLE | val hits | test $ error | test RMSLE | test hits | |",
         "|:---|---:|---:|---:|---:|---:|---:|:---|",
     ]
-    for row in baselines:
-        lines.append(_line(row, ""))
-    for epoch, row in sorted(epochs.items()):
-        marks = ["**chosen**"] if epoch == chosen else []
-        if epoch == onset:
-            marks.append("overfitting starts")
-        lines.append(_line(row, ", ".join(marks)))
+    for name in (MEDIAN, MEAN, RIDGE):
+        lines.append(_row((name, baselines[name]["validation"], baselines[name]["test"], None)))
+    weighted = baselines[WEIGHTED_UNTRAINED]
+    untrained = baselines[UNTRAINED]
+    lines.append(
+        _row(
+            (
+                UNTRAINED,
+                untrained["validation"],
+                untrained["test"],
+                (weighted["validation"], weighted["test"]),
+            )
+        )
+    )
+    for record in sorted(records, key=lambda r: r.epoch):
+        line = (
+            f"epoch {record.epoch}",
+            record.validation,
+            record.test,
+            (record.weighted_validation, record.weighted_test),
+        )
+        lines.append(_row(line, marks(record.epoch, selection)))
     return "\n".join(lines)
 
 
-def best_on_test(epochs: dict[int, Row]) -> int:
+def best_on_test(records: list[EpochRecord]) -> int:
     """The epoch test would have picked (shown, never used to choose); ties go to the earlier."""
-    return min(epochs, key=lambda epoch: (epochs[epoch].test.error, epoch))
+    return min(records, key=lambda r: (r.test_error, r.epoch)).epoch
 
 
 def quality_report(
-    run_key: str,
-    baselines: list[Row],
-    epochs: dict[int, Row],
-    chosen: int,
-    onset: int | None,
+    baselines: BaselineScores,
+    records: list[EpochRecord],
+    selection: Selection,
     figures: list[tuple[str, str]],
 ) -> str:
     """The whole report as markdown; `figures` are (title, image address) pairs, so the same text
     can point at files beside it or carry its images inline."""
-    on_test = best_on_test(epochs)
+    chosen, onset = selection.chosen, selection.onset
+    on_test = best_on_test(records)
     verdict = (
         "it is also the best epoch on test"
         if on_test == chosen
         else f"on test, epoch {on_test} would have been better"
     )
     lines = [
-        f"# Quality report: {run_key}",
+        f"# Quality report: {records[0].run_key}",
         "",
         f"Epoch {chosen} is chosen on validation $ error; {verdict}. "
         + (f"Overfitting set in at epoch {onset}." if onset else "No overfitting was seen."),
@@ -78,7 +84,7 @@ def quality_report(
         "Hits: error under $40 or under 20% of the price. Where a cell holds two figures, they are "
         "the greedy price / the probability-weighted price.",
         "",
-        quality_table(baselines, epochs, chosen, onset),
+        quality_table(baselines, records, selection),
         "",
     ]
     for title, address in figures:
@@ -86,20 +92,16 @@ def quality_report(
     return "\n".join(lines)
 
 
-def _line(row: Row, marks: str) -> str:
-    greedy = (row.validation, row.test)
+def _row(line: _Line, marked: str = "") -> str:
+    name, validation, test, weighted = line
     cells = [
-        _pair(getattr(greedy[split], name), _weighted(row, split, name), style)
-        for split in (0, 1)
-        for name, style in (("error", "{:.2f}"), ("rmsle", "{:.3f}"), ("hit_rate", "{:.1%}"))
+        _pair(greedy, weighted[split] if weighted else None, field, style)
+        for split, greedy in enumerate((validation, test))
+        for field, style in _FIGURES
     ]
-    return f"| {row.model} | {' | '.join(cells)} | {marks} |"
+    return f"| {name} | {' | '.join(cells)} | {marked} |"
 
 
-def _weighted(row: Row, split: int, name: str) -> float | None:
-    return getattr(row.weighted[split], name) if row.weighted else None
-
-
-def _pair(greedy: float, weighted: float | None, style: str) -> str:
-    shown = style.format(greedy)
-    return shown if weighted is None else f"{shown} / {style.format(weighted)}"
+def _pair(greedy: Scores, weighted: Scores | None, field: str, style: str) -> str:
+    shown = style.format(getattr(greedy, field))
+    return shown if weighted is None else f"{shown} / {style.format(getattr(weighted, field))}"

@@ -10,11 +10,8 @@ from pricer.data.items import Item
 from pricer.evaluation.decoding import MAX_NEW_TOKENS, decode
 from pricer.evaluation.metrics import Scores, score
 
-GREEDY = "greedy"
-WEIGHTED = "weighted"
-
-# Items scored at once when none is set. On a GPU, batches of 512 scored the 8B shape fastest
-# (158.8 items/s on an H200, against 148.5 at 256); on the CPU, 32.
+# Items scored at once when none is set: on a GPU, the fastest batch measured at the 8B shape
+# (docs/benchmarks.md); on the CPU, one that keeps memory modest.
 GPU_SCORING_BATCH = 512
 CPU_SCORING_BATCH = 32
 

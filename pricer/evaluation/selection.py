@@ -8,14 +8,49 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
-DEFAULT_TOLERANCE = 0.02
+from pricer.evaluation.baselines import MEDIAN, RIDGE, UNTRAINED, BaselineScores
+from pricer.evaluation.epoch_record import EpochRecord
+from pricer.hub.base import HubRevision
+
+# The baselines a run's best checkpoint is shown against: it must beat the median to be promoted.
+COMPARED_BASELINES = (MEDIAN, RIDGE, UNTRAINED)
 
 
 @dataclass(frozen=True)
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    validation_error: float
+class Selection:
+    chosen: int
+    onset: int | None  # the first epoch of overfitting, if any
+
+
+@dataclass(frozen=True)
+class BestCheckpoint:
+    """A training run's verdict: every scored epoch, the one chosen and where overfitting began."""
+
+    epochs: list[EpochRecord]
+    selection: Selection
+    baseline_validation_errors: dict[str, float]
+
+    @property
+    def chosen(self) -> EpochRecord:
+        return self.record(self.selection.chosen)
+
+    def record(self, epoch: int) -> EpochRecord:
+        found = [record for record in self.epochs if record.epoch == epoch]
+        if not found:
+            raise LookupError(f"{self.run_key} has no scored epoch {epoch}")
+        return found[0]
+
+    @property
+    def run_key(self) -> str:
+        return self.epochs[0].run_key
+
+    @property
+    def revision(self) -> HubRevision:
+        return self.chosen.revision
+
+    @property
+    def overfitting_onset(self) -> int | None:
+        return self.selection.onset
 
 
 def best_epoch(records: list[EpochRecord]) -> int:
@@ -25,9 +60,7 @@ def best_epoch(records: list[EpochRecord]) -> int:
     return min(records, key=lambda r: (r.validation_error, r.epoch)).epoch
 
 
-def overfitting_onset(
-    records: list[EpochRecord], tolerance: float = DEFAULT_TOLERANCE
-) -> int | None:
+def overfitting_onset(records: list[EpochRecord], tolerance: float) -> int | None:
     """The first epoch after the best one whose validation error is worse than the best by more
     than `tolerance` (a fraction) while training loss is still falling.
 
@@ -45,11 +78,28 @@ def overfitting_onset(
     return None
 
 
-def should_stop_early(
-    records: list[EpochRecord], patience: int, tolerance: float = DEFAULT_TOLERANCE
-) -> bool:
+def select(records: list[EpochRecord]) -> Selection:
+    """The run's choice, at the overfitting tolerance of the run's own settings: the tolerance
+    early stopping used too."""
+    tolerance = records[-1].settings.overfit_tolerance if records else 0.0
+    return Selection(best_epoch(records), overfitting_onset(records, tolerance))
+
+
+def should_stop_early(records: list[EpochRecord], patience: int, tolerance: float) -> bool:
     """True once overfitting began at least `patience` scored epochs ago (onset included)."""
     onset = overfitting_onset(records, tolerance)
     if onset is None:
         return False
     return sum(r.epoch >= onset for r in records) >= patience
+
+
+def choose_best(records: list[EpochRecord], baselines: BaselineScores) -> BestCheckpoint:
+    """The run's best checkpoint, with the baselines' validation errors beside it."""
+    ordered = sorted(records, key=lambda r: r.epoch)
+    return BestCheckpoint(
+        epochs=ordered,
+        selection=select(ordered),
+        baseline_validation_errors={
+            name: baselines[name]["validation"].mean_abs_error for name in COMPARED_BASELINES
+        },
+    )

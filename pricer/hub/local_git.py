@@ -80,11 +80,6 @@ class LocalGitStore:
             _git(path, "checkout-index", "--all", "--force", env=env)
         return dest
 
-    def list_revisions(self, repo_id: str) -> list[str]:
-        """Every pushed revision, newest first."""
-        path = self._repo(repo_id)
-        return _git(path, "rev-list", "--first-parent", _BRANCH).split() if self._head(path) else []
-
     def history(self, repo_id: str) -> list[tuple[str, str]]:
         """(revision, commit message) of every pushed revision, newest first."""
         path = self._repo(repo_id)

@@ -7,13 +7,13 @@ The front matter is written by huggingface_hub's own ModelCardData, so the Hub r
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from huggingface_hub import EvalResult, ModelCardData
 
 from pricer.data.prompts import make_prompt
+from pricer.evaluation.epoch_record import EpochRecord
+from pricer.evaluation.epoch_table import epoch_table
 from pricer.evaluation.metrics import HIT_DOLLARS, HIT_FRACTION, Scores
-from pricer.training.settings import TrainingSettings
 
 TAGS = ["pricer", "price-prediction", "peft", "lora", "qlora"]
 TASK = "text-generation"
@@ -28,26 +28,13 @@ METRICS = {
 }
 
 
-@dataclass(frozen=True)
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    validation: Scores
-    test: Scores
-
-
-def model_card(
-    base_model: str,
-    run_key: str,
-    settings: TrainingSettings,
-    history: list[EpochRecord],
-    dataset_version: str = "",
-) -> str:
+def model_card(base_model: str, history: list[EpochRecord], dataset_version: str = "") -> str:
     """history[-1] is the checkpoint this card goes with; earlier records are the run's earlier
     epochs."""
     if not history:
         raise ValueError("a model card needs at least the epoch of its own checkpoint")
     this = history[-1]
+    run_key = this.run_key
     metadata = ModelCardData(
         base_model=base_model,
         library_name="peft",
@@ -56,7 +43,7 @@ def model_card(
         model_name=f"{run_key}-epoch-{this.epoch}",
         eval_results=_eval_results(this, dataset_version),
     )
-    body = _body(base_model, run_key, settings, history, dataset_version)
+    body = _body(base_model, history, dataset_version)
     return f"---\n{metadata.to_yaml()}\n---\n\n{body}"
 
 
@@ -78,15 +65,10 @@ def _eval_results(record: EpochRecord, dataset_version: str) -> list[EvalResult]
     ]
 
 
-def _body(
-    base_model: str,
-    run_key: str,
-    settings: TrainingSettings,
-    history: list[EpochRecord],
-    dataset_version: str,
-) -> str:
+def _body(base_model: str, history: list[EpochRecord], dataset_version: str) -> str:
     this = history[-1]
-    hyperparameters = json.dumps(settings.as_dict(), indent=2)
+    run_key = this.run_key
+    hyperparameters = json.dumps(this.settings.as_dict(), indent=2)
     data = f" (dataset version `{dataset_version}`)" if dataset_version else ""
     return f"""# {run_key}, epoch {this.epoch}
 
@@ -118,9 +100,7 @@ Mean absolute error in dollars, root mean squared log error, and hits: guesses {
 
 ## Every epoch of the run so far
 
-| epoch | train loss | validation $ error | validation RMSLE | validation hits | test $ error |
-|---:|---:|---:|---:|---:|---:|
-{chr(10).join(_epoch_row(record) for record in history)}
+{epoch_table(history, revisions=False)}
 
 ## Training hyperparameters
 
@@ -136,12 +116,4 @@ def _scores_row(split: str, scores: Scores) -> str:
     return (
         f"| {split} | {scores.mean_abs_error:.2f} | {scores.rmsle:.3f} | {scores.hit_rate:.1%} "
         f"| {scores.count} | {scores.no_number} |"
-    )
-
-
-def _epoch_row(record: EpochRecord) -> str:
-    validation = record.validation
-    return (
-        f"| {record.epoch} | {record.train_loss:.4f} | {validation.mean_abs_error:.2f} "
-        f"| {validation.rmsle:.3f} | {validation.hit_rate:.1%} | {record.test.mean_abs_error:.2f} |"
     )

@@ -1,13 +1,12 @@
 """The training loss on the CPU, with the LM head applied only where a label is.
 
-TRL's SFT loss runs the LM head through its chunked log-probability kernel. On a GPU with Triton
-it projects only the positions that carry a label (the price); on the CPU it projects every
-position of every row, prompt and padding included, then zeroes the unlabelled ones. With the
-embedded model's 49,152-token vocabulary and a price of 7 tokens after a 57-token prompt, that
-was about 1.0 s of a 2.5 s CPU training step. Here the same kernel gets the labelled positions
-only. Each position depends on its own row alone, so training comes out bit for bit as on TRL's
-CPU path: tests/test_completion_loss.py compares the step losses, the evaluation loss and the
-adapter.
+TRL's SFT loss runs the LM head through its chunked log-probability kernel. On a GPU with Triton it
+projects only the positions that carry a label (the price); on the CPU it projects every position
+of every row, prompt and padding included, then zeroes the unlabelled ones: with a large vocabulary
+and a short price after a long prompt, a large share of a CPU training step (docs/benchmarks.md).
+Here the same kernel gets the labelled positions only. Each position depends on its own row alone,
+so training comes out bit for bit as on TRL's CPU path: tests/test_completion_loss.py compares the
+step losses, the evaluation loss and the adapter.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ Every rank runs train_epoch, the in-process path's own function. Launched by tor
 Trainer wraps the model in DistributedDataParallel itself (gloo on the CPU, NCCL on GPUs), gives
 each rank its share of every global batch and averages the gradients, so all ranks hold the same
 adapter after every step. Rank 0 alone saves the checkpoint (the Trainer does so) and reports
-the epoch through Pipes: metadata on the asset's materialization, and the whole EpochResult as a
-custom message for the asset's output. Outside Dagster, Pipes only warns and the epoch still runs.
+the epoch through Pipes, its logs and the whole EpochResult as a custom message from which the
+asset builds its output and metadata. Outside Dagster, Pipes only warns and the epoch still runs.
 """
 
 from __future__ import annotations
@@ -83,22 +83,6 @@ def result_from_payload(payload: dict) -> EpochResult:
     )
 
 
-def epoch_metadata(result: EpochResult, world_size: int) -> dict:
-    """What rank 0 reports on the asset's materialization, as Pipes metadata."""
-    return {
-        "train_loss": round(result.train_loss, 5),
-        "eval_loss": round(result.eval_loss, 5),
-        "learning_rate": result.learning_rate,
-        "steps": result.steps_this_epoch,
-        "global_step": result.global_step,
-        "tokens": result.tokens_this_epoch,
-        "wall_time_s": round(result.seconds, 1),
-        "setup_time_s": round(result.setup_seconds, 1),
-        "processes": world_size,
-        "checkpoint_dir": {"raw_value": str(result.checkpoint_dir), "type": "path"},
-    }
-
-
 def run_rank(spec: EpochSpec, progress: Progress | None) -> EpochResult:
     """Train this rank's part of the epoch, and save its adapter if the spec asks."""
     from pricer.training.trainer import (
@@ -133,10 +117,9 @@ def main(argv: list[str]) -> None:
 
     spec = EpochSpec.from_json(Path(argv[0]).read_text())
     if _rank() == 0:
-        # Only rank 0 speaks to Dagster: one materialization and one log, whatever the group's size.
+        # Only rank 0 speaks to Dagster: one log and one result, whatever the group's size.
         with open_dagster_pipes() as pipes:
             result = run_rank(spec, progress=pipes.log.info)
-            pipes.report_asset_materialization(metadata=epoch_metadata(result, _world_size()))
             pipes.report_custom_message(result_payload(result))
     else:
         run_rank(spec, progress=None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from pricer.evaluation.selection import DEFAULT_TOLERANCE
 from pricer.model.lora import LoraSettings
 
 
@@ -30,7 +29,9 @@ class TrainingSettings:
     # a killed epoch resumes from the last one and redoes at most this many steps.
     save_steps: int = 50
     early_stopping_patience: int = 0  # 0: train every epoch, overfitting or not
-    overfit_tolerance: float = DEFAULT_TOLERANCE
+    # How much worse than the best so far validation error must get to count as overfitting:
+    # the one tolerance, for early stopping and for the onset the run reports.
+    overfit_tolerance: float = 0.02
 
     def validate(self, max_epochs: int | None = None) -> None:
         """Fail on a bad configuration before a model is loaded or any GPU time is spent."""

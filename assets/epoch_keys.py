@@ -1,0 +1,26 @@
+"""The names an epoch's three assets go by, and how the lineage graph groups and tags them."""
+
+# One GPU trains one run at a time: every training step shares this pool.
+TRAINING_POOL = "pricer_training"
+
+
+def adapter_key(epoch: int) -> str:
+    return f"lora_adapter_epoch_{epoch}"
+
+
+def checkpoint_key(epoch: int) -> str:
+    return f"hub_checkpoint_epoch_{epoch}"
+
+
+def scores_key(epoch: int) -> str:
+    return f"scores_epoch_{epoch}"
+
+
+def epoch_group(epoch: int) -> str:
+    # One group an epoch: collapsed, the lineage graph reads as a chain of epochs, left to right.
+    return f"epoch_{epoch}"
+
+
+def epoch_tags(epoch: int) -> dict[str, str]:
+    # Shown on every node of the epoch and searchable in the catalog (tag:epoch=3).
+    return {"epoch": str(epoch)}
