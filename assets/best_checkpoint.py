@@ -4,18 +4,17 @@ never used), with the epoch where overfitting set in; and the check that it beat
 import dagster as dg
 from pydantic import Field
 
-from assets.epoch_keys import adapter_key, scores_key
-from assets.epoch_records import epoch_records, stored_value
+from assets.epoch_keys import every_epochs_scores
 from assets.metadata import image, slug
 from assets.partitions import training_runs
 from pricer.evaluation.baselines import MEDIAN, RIDGE, BaselineScores
+from pricer.evaluation.epoch_record import read_records
 from pricer.evaluation.epoch_table import epoch_table
 from pricer.evaluation.predictions import load_predictions
 from pricer.evaluation.selection import BestCheckpoint, choose_best
 from pricer.plots import loss_curve, truth_vs_guess, validation_curve
 from pricer.release.checkpoints import BEST_TAG
-from pricer.training.trained_epoch import TrainedEpoch
-from resources import HubResource
+from resources import ComputeResource, HubResource
 
 
 class SelectionConfig(dg.Config):
@@ -38,7 +37,7 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
     @dg.asset(
         # Read from each epoch's stored record, not loaded as inputs: a run that trains fewer
         # than max_epochs epochs, or stops early, still gets a winner.
-        deps=[scores_key(epoch) for epoch in range(1, max_epochs + 1)],
+        deps=every_epochs_scores(max_epochs),
         partitions_def=training_runs,
         group_name="release",
         kinds={"huggingface"},
@@ -48,13 +47,14 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         config: SelectionConfig,
         hub: HubResource,
+        compute: ComputeResource,
         baseline_scores: BaselineScores,
     ) -> dg.Output[BestCheckpoint]:
         """The training run's best checkpoint, chosen on validation error alone (test is shown,
         never used), with the epoch where overfitting set in and the table of every epoch."""
         config.refuse_moved_settings()
         run_key = context.partition_key
-        records = epoch_records(context, run_key, through_epoch=max_epochs)
+        records = read_records(compute.run_dir(run_key), through_epoch=max_epochs)
         if not records:
             raise dg.Failure(f"no epoch of {run_key} has been scored yet")
         best = choose_best(records, baseline_scores)
@@ -62,18 +62,15 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
         hub.store().tag(best.revision.repo_id, best.revision.revision, BEST_TAG)
         chosen, onset = best.selection.chosen, best.selection.onset
         context.log.info(f"{run_key}: epoch {chosen} wins; overfitting from epoch {onset}")
-        # The last epoch's loss curve spans the whole run, with every epoch boundary on it.
-        last = stored_value(context, adapter_key(records[-1].epoch), run_key)
-        assert isinstance(last, TrainedEpoch)
-        return dg.Output(best, metadata=_metadata(best, last))
+        return dg.Output(best, metadata=_metadata(best))
 
     return best_checkpoint
 
 
-def _metadata(best: BestCheckpoint, last: TrainedEpoch) -> dict:
+def _metadata(best: BestCheckpoint) -> dict:
     chosen, onset = best.selection.chosen, best.selection.onset
     baselines = best.baseline_validation_errors
-    winner = best.chosen
+    winner, history = best.chosen, best.epochs[-1].history
     validation = load_predictions(winner.predictions)["validation"]
     return {
         "chosen_epoch": chosen,
@@ -103,8 +100,9 @@ def _metadata(best: BestCheckpoint, last: TrainedEpoch) -> dict:
             truth_vs_guess(validation.truths, validation.greedy, f"Epoch {chosen}, validation"),
             "truth against guess",
         ),
+        # The last epoch's history spans the whole run, with every epoch boundary on it.
         "loss_curve": image(
-            loss_curve(last.step_losses, last.step_learning_rates, last.epoch_ends),
+            loss_curve(history.losses, history.learning_rates, history.epoch_ends),
             "training loss and learning rate",
         ),
     }

@@ -5,10 +5,10 @@ import dagster as dg
 from pydantic import Field
 
 from assets.epoch_keys import adapter_key
-from assets.epoch_records import stored_value
 from pricer.data.dataset import CuratedDataset
 from pricer.evaluation.baselines import MEDIAN, BaselineScores
-from pricer.evaluation.selection import BestCheckpoint
+from pricer.evaluation.epoch_record import read_records
+from pricer.evaluation.selection import select
 from pricer.model.spec import BaseModelSpec
 from pricer.release.champion import (
     CHAMPION_TAG,
@@ -48,14 +48,14 @@ def challenger(
     """A training run's best checkpoint against the current champion, the champion re-scored on
     the run's own validation split so that both are judged on the same items."""
     run_key = config.run or _latest_chosen_run(context)
-    best = stored_value(context, BEST_CHECKPOINT, run_key)
-    if not isinstance(best, BestCheckpoint):
+    if not _chosen(context, run_key):
         raise dg.Failure(f"{run_key} has no best checkpoint: run select_best for it first")
-    epoch = config.epoch or best.selection.chosen
-    try:
-        record = best.record(epoch)
-    except LookupError as missing:
-        raise dg.Failure(str(missing)) from None
+    # The run's ledger, and the rule best_checkpoint chose by: the same choice, at full precision.
+    records = {r.epoch: r for r in read_records(compute.run_dir(run_key))}
+    epoch = config.epoch or select(list(records.values())).chosen
+    if epoch not in records:
+        raise dg.Failure(f"{run_key} has no scored checkpoint for epoch {epoch}")
+    record = records[epoch]
     # The champion is re-scored on the current dataset's validation split: it must be this run's.
     trained_on = _input_version(context, adapter_key(epoch), run_key, "product_dataset")
     if trained_on != product_dataset.version:
@@ -112,6 +112,18 @@ def challenger(
             ),
             "verdict": verdict.reason,
         },
+    )
+
+
+def _chosen(context: dg.AssetExecutionContext, run_key: str) -> bool:
+    """Whether select_best has judged the run."""
+    return bool(
+        context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey(BEST_CHECKPOINT), asset_partitions=[run_key]
+            ),
+            limit=1,
+        ).records
     )
 
 

@@ -24,3 +24,8 @@ def epoch_group(epoch: int) -> str:
 def epoch_tags(epoch: int) -> dict[str, str]:
     # Shown on every node of the epoch and searchable in the catalog (tag:epoch=3).
     return {"epoch": str(epoch)}
+
+
+def every_epochs_scores(max_epochs: int) -> list[str]:
+    """What the run's verdicts read: each epoch's scores, however many the run trained."""
+    return [scores_key(epoch) for epoch in range(1, max_epochs + 1)]

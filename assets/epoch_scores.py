@@ -4,12 +4,11 @@ validation and test, its model card committed on top; the run's typed record of 
 import dagster as dg
 
 from assets.epoch_keys import checkpoint_key, epoch_group, epoch_tags, scores_key
-from assets.epoch_records import epoch_records
 from assets.metadata import image
 from assets.metadata import scores as scores_metadata
 from assets.partitions import training_runs
 from pricer.data.dataset import CuratedDataset
-from pricer.evaluation.epoch_record import EpochRecord
+from pricer.evaluation.epoch_record import EpochRecord, read_records, write_record
 from pricer.evaluation.epoch_scoring import ScoredCheckpoint, score_checkpoint
 from pricer.model.spec import BaseModelSpec
 from pricer.plots import truth_vs_guess
@@ -55,12 +54,14 @@ def build_scores_asset(epoch: int) -> dg.AssetsDefinition:
         record = push_model_card(
             store,
             scored_record(pushed, scored),
-            epoch_records(context, pushed.run_key, through_epoch=epoch - 1),
+            read_records(run_dir, through_epoch=epoch - 1),
             adapter,
             run_dir / "cards" / f"epoch_{epoch}",
             quantized_base_model.name,
             product_dataset.version,
         )
+        # The run's ledger: what selection, early stopping and the reports read.
+        write_record(run_dir, record)
         return dg.Output(record, metadata=_metadata(record, scored, revision))
 
     return checkpoint_scores

@@ -1,14 +1,17 @@
 """`lora_adapter_epoch_k`: the adapter after epoch k of a training run, trained by the
 `epoch_trainer` resource on top of epoch k-1, with optimizer, scheduler and RNG state."""
 
+from pathlib import Path
+from typing import NamedTuple
+
 import dagster as dg
 
 from assets.config import TrainingRunConfig
 from assets.epoch_keys import TRAINING_POOL, adapter_key, epoch_group, epoch_tags, scores_key
-from assets.epoch_records import epoch_records
 from assets.metadata import image, tracking_link
 from assets.partitions import training_runs
 from pricer.data.dataset import CuratedDataset
+from pricer.evaluation.epoch_record import read_records
 from pricer.evaluation.selection import should_stop_early
 from pricer.model.spec import BaseModelSpec
 from pricer.plots import loss_curve
@@ -18,6 +21,16 @@ from pricer.training.settings import TrainingSettings
 from pricer.training.trained_epoch import TrainedEpoch, after_epoch, require_same_dataset
 from resources import ComputeResource, TrackerResource
 from resources.launcher import EpochTrainer, LaunchedEpoch
+
+
+class _EpochInputs(NamedTuple):
+    """What every epoch trains with, whichever epoch it is."""
+
+    trainer: EpochTrainer
+    tracker: TrackerResource
+    compute: ComputeResource
+    dataset: CuratedDataset
+    base: BaseModelSpec
 
 
 def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
@@ -44,12 +57,13 @@ def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
         "RNG state, so the run trains exactly as one continuous run would.",
     )
 
-    def train(context, trainer, tracker, compute, dataset, base, settings, previous):
+    def train(context, inputs: _EpochInputs, settings, previous):
+        trainer, tracker, compute, dataset, base = inputs
         run_key = context.partition_key
         if epoch > settings.epochs:
             context.log.info(f"{run_key} trains {settings.epochs} epochs: epoch {epoch} is not one")
             return
-        if _overfitting_long_enough(context, run_key, epoch, settings):
+        if _overfitting_long_enough(compute.run_dir(run_key), epoch, settings):
             context.log.info(f"overfitting began before epoch {epoch}: stopping {run_key} early")
             return
         require_same_dataset(previous, dataset.version)
@@ -89,16 +103,10 @@ def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
                 quantized_base_model.path,
                 compute.device,
             )
-            yield from train(
-                context,
-                epoch_trainer,
-                tracker,
-                compute,
-                product_dataset,
-                quantized_base_model,
-                settings,
-                None,
+            inputs = _EpochInputs(
+                epoch_trainer, tracker, compute, product_dataset, quantized_base_model
             )
+            yield from train(context, inputs, settings, previous=None)
 
         return first_epoch
 
@@ -112,32 +120,25 @@ def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
         quantized_base_model: BaseModelSpec,
         previous: TrainedEpoch,
     ):
-        yield from train(
-            context,
-            epoch_trainer,
-            tracker,
-            compute,
-            product_dataset,
-            quantized_base_model,
-            previous.settings,
-            previous,
+        inputs = _EpochInputs(
+            epoch_trainer, tracker, compute, product_dataset, quantized_base_model
         )
+        # Later epochs carry on with the settings epoch 1 trained with.
+        yield from train(context, inputs, previous.settings, previous)
 
     return later_epoch
 
 
-def _overfitting_long_enough(
-    context: dg.AssetExecutionContext, run_key: str, epoch: int, settings: TrainingSettings
-) -> bool:
+def _overfitting_long_enough(run_dir: Path, epoch: int, settings: TrainingSettings) -> bool:
     """Early stopping, on the records of the epochs before this one."""
     if settings.early_stopping_patience == 0:
         return False
-    records = epoch_records(context, run_key, through_epoch=epoch - 1)
+    records = read_records(run_dir, through_epoch=epoch - 1)
     return should_stop_early(records, settings.early_stopping_patience, settings.overfit_tolerance)
 
 
 def _metadata(launched: LaunchedEpoch, trained: TrainedEpoch, tracker_mode: str) -> dict:
-    result = launched.result
+    result, history = launched.result, trained.history
     return {
         "epoch": result.epoch,
         "train_loss": dg.MetadataValue.float(round(result.train_loss, 5)),
@@ -153,7 +154,7 @@ def _metadata(launched: LaunchedEpoch, trained: TrainedEpoch, tracker_mode: str)
         "wandb_run": tracking_link(tracker_mode, launched.tracking),
         "training_processes": launched.processes,
         "loss_curve": image(
-            loss_curve(trained.step_losses, trained.step_learning_rates, trained.epoch_ends),
+            loss_curve(history.losses, history.learning_rates, history.epoch_ends),
             "training loss and learning rate",
         ),
     }

@@ -3,12 +3,11 @@
 import dagster as dg
 
 from assets.best_checkpoint import SelectionConfig
-from assets.epoch_keys import scores_key
-from assets.epoch_records import epoch_records
+from assets.epoch_keys import every_epochs_scores
 from assets.metadata import inline_png
 from assets.partitions import training_runs
 from pricer.evaluation.baselines import MEDIAN, RIDGE, BaselineScores
-from pricer.evaluation.epoch_record import EpochRecord
+from pricer.evaluation.epoch_record import EpochRecord, read_records
 from pricer.evaluation.predictions import load_predictions
 from pricer.evaluation.quality_report import quality_report
 from pricer.evaluation.selection import Selection, select
@@ -21,14 +20,14 @@ REPORT_FILE = "quality_report.md"
 def build_quality_report(max_epochs: int) -> dg.AssetsDefinition:
     @dg.asset(
         name="quality_report",
-        # Beside best_checkpoint, from the same records and the same rule, not after it: its
-        # blocking check stops whatever is downstream, and a run that fails to beat the median
-        # constant is the one whose report is most needed.
-        deps=[scores_key(epoch) for epoch in range(1, max_epochs + 1)],
-        partitions_def=training_runs,
         group_name="release",
         kinds={"markdown"},
         code_version="2",
+        partitions_def=training_runs,
+        # Beside best_checkpoint, from the same records and the same rule, not after it: its
+        # blocking check stops whatever is downstream, and a run that fails to beat the median
+        # constant is the one whose report is most needed.
+        deps=every_epochs_scores(max_epochs),
     )
     def quality_report_asset(
         context: dg.AssetExecutionContext,
@@ -42,7 +41,7 @@ def build_quality_report(max_epochs: int) -> dg.AssetsDefinition:
         markdown, its pictures beside it, in the run's folder."""
         config.refuse_moved_settings()
         run_key = context.partition_key
-        records = epoch_records(context, run_key, through_epoch=max_epochs)
+        records = read_records(compute.run_dir(run_key), through_epoch=max_epochs)
         if not records:
             raise dg.Failure(f"no epoch of {run_key} has been scored yet")
         selection = select(records)

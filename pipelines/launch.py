@@ -82,6 +82,13 @@ def train_new_run(instance: dg.DagsterInstance, training_config: dict) -> str:
     return run_key
 
 
+def promote(instance: dg.DagsterInstance, run_key: str) -> str:
+    """Challenge the champion with a judged run's best checkpoint, as the sensor after select_best
+    does; a challenger that loses is a verdict, not a failure."""
+    config = {"ops": {"challenger": {"config": {"run": run_key}}}}
+    return execute(promote_champion_job, instance, config)
+
+
 def resume_training_run(instance: dg.DagsterInstance, run_id: str) -> str:
     """Re-execute an interrupted training run from its first unfinished step, with its own
     config and partition, then choose its best checkpoint; returns the run's key."""
@@ -106,13 +113,23 @@ def check_passed(
     """The latest verdict of an asset check for one partition: None if it never finished.
 
     Read from the runs of that partition, newest first, through the instance's public API."""
-    key = dg.AssetCheckKey(dg.AssetKey(asset), check)
     for run in instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": partition})):
-        events = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-        for entry in reversed(events):
-            evaluation = entry.asset_check_evaluation
-            if evaluation is not None and evaluation.asset_check_key == key:
-                return evaluation.passed
+        verdict = check_passed_in_run(instance, run.run_id, asset, check)
+        if verdict is not None:
+            return verdict
+    return None
+
+
+def check_passed_in_run(
+    instance: dg.DagsterInstance, run_id: str, asset: str, check: str
+) -> bool | None:
+    """An asset check's verdict in one run: None if the run did not evaluate it."""
+    key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    for entry in reversed(events):
+        evaluation = entry.asset_check_evaluation
+        if evaluation is not None and evaluation.asset_check_key == key:
+            return evaluation.passed
     return None
 
 

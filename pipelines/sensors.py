@@ -155,13 +155,11 @@ def select_best_after_training(training_run: Job, select_best: Job) -> dg.RunSta
 
 
 def promote_after_selection(select_best: Job, promote: Job) -> dg.RunStatusSensorDefinition:
-    return _follow_up(
-        "promote_after_selection",
-        "A run whose best checkpoint beat the median constant challenges the champion with it.",
-        select_best,
-        promote,
-        lambda partition: {
+    def challenge_with(partition: str) -> dict[str, Any]:
+        return {
             "run_config": {"ops": {"challenger": {"config": {"run": partition}}}},
             "tags": {"pricer/challenger_run": partition},
-        },
-    )
+        }
+
+    description = "A run whose best checkpoint beat the median constant challenges the champion."
+    return _follow_up("promote_after_selection", description, select_best, promote, challenge_with)

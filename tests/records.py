@@ -6,6 +6,7 @@ from pricer.evaluation.epoch_record import EpochRecord
 from pricer.evaluation.metrics import Scores
 from pricer.hub.base import HubRevision
 from pricer.training.settings import TrainingSettings
+from pricer.training.trained_epoch import StepHistory
 
 RUN_KEY = "pricer-2026-11-25_18.07.32"
 
@@ -38,4 +39,9 @@ def epoch_record(
         revision=HubRevision(RUN_KEY, f"{epoch:040x}", f"file:///hub/{RUN_KEY}"),
         settings=TrainingSettings(overfit_tolerance=tolerance),
         predictions=Path(f"predictions/epoch_{epoch}.json"),
+        history=StepHistory(
+            [(step, train_loss + 0.1 / step) for step in range(1, 4 * epoch + 1)],
+            [(step, 1e-3 * (1 - step / (4 * epoch + 1))) for step in range(1, 4 * epoch + 1)],
+            [4 * e for e in range(1, epoch + 1)],
+        ),
     )

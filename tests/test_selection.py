@@ -1,10 +1,11 @@
-"""Choosing the best epoch and marking overfitting, from epoch records alone."""
+"""Choosing the best epoch and marking overfitting, from epoch records alone; and the run's ledger
+of records that every decision reads."""
 
 import pytest
 from records import epoch_record, scores
 
 from pricer.evaluation.baselines import MEAN, MEDIAN, RIDGE, UNTRAINED, WEIGHTED_UNTRAINED
-from pricer.evaluation.epoch_record import EpochRecord
+from pricer.evaluation.epoch_record import EpochRecord, read_records, record_path, write_record
 from pricer.evaluation.selection import (
     Selection,
     best_epoch,
@@ -96,4 +97,23 @@ def test_the_epoch_record_fields_are_pinned():
         "revision",
         "settings",
         "predictions",
+        "history",
     ]
+
+
+def test_the_ledger_gives_back_every_record_exactly_and_in_order(tmp_path):
+    written = records([90.123456789, 75.000001, 80.5])
+    for record in reversed(written):
+        write_record(tmp_path, record)
+    assert read_records(tmp_path) == written
+    assert read_records(tmp_path, through_epoch=2) == written[:2]
+    assert read_records(tmp_path / "a run with no scored epoch") == []
+
+
+def test_a_damaged_record_is_named_with_what_to_do(tmp_path):
+    write_record(tmp_path, records([90.0])[0])
+    record_path(tmp_path, 1).write_text('{"run_key": "cut off')
+    with pytest.raises(
+        ValueError, match=r"epoch_1\.json is not a readable epoch record.*scores_epoch_1"
+    ):
+        read_records(tmp_path)

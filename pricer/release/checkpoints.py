@@ -13,7 +13,7 @@ from pricer.hub.base import ADAPTER_FILES, CheckpointStore, HubRevision
 from pricer.hub.files import copy_files
 from pricer.release.model_card import model_card
 from pricer.training.settings import TrainingSettings
-from pricer.training.trained_epoch import TrainedEpoch
+from pricer.training.trained_epoch import StepHistory, TrainedEpoch
 
 # The hub tag on a training run's best checkpoint, so it can be loaded without knowing its epoch.
 BEST_TAG = "best"
@@ -26,6 +26,7 @@ class PushedCheckpoint:
     revision: HubRevision  # the adapter's own commit
     train_loss: float
     settings: TrainingSettings
+    history: StepHistory
 
 
 def checkpoint_message(run_key: str, epoch: int) -> str:
@@ -49,7 +50,12 @@ def push_checkpoint(
     message = checkpoint_message(trained.run_key, trained.epoch)
     revision = store.push_folder(repo_id, staging, message)
     return PushedCheckpoint(
-        trained.run_key, trained.epoch, revision, trained.train_loss, trained.settings
+        trained.run_key,
+        trained.epoch,
+        revision,
+        trained.train_loss,
+        trained.settings,
+        trained.history,
     )
 
 
@@ -82,5 +88,6 @@ def scored_record(pushed: PushedCheckpoint, scored: ScoredCheckpoint) -> EpochRe
         revision=pushed.revision,
         settings=pushed.settings,
         predictions=scored.predictions,
+        history=pushed.history,
         **scored.scores(),
     )

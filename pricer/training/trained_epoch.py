@@ -9,6 +9,15 @@ from pricer.training.epoch_result import EpochResult
 from pricer.training.settings import TrainingSettings
 
 
+@dataclass(frozen=True)
+class StepHistory:
+    """Every optimizer step of the run so far, and where each epoch ended: a loss curve."""
+
+    losses: list[tuple[int, float]]  # (global step, training loss)
+    learning_rates: list[tuple[int, float]]
+    epoch_ends: list[int]  # the global step each epoch ended at
+
+
 @dataclass
 class TrainedEpoch:
     run_key: str
@@ -21,6 +30,10 @@ class TrainedEpoch:
     step_losses: list[tuple[int, float]] = field(default_factory=list)
     step_learning_rates: list[tuple[int, float]] = field(default_factory=list)
     epoch_ends: list[int] = field(default_factory=list)
+
+    @property
+    def history(self) -> StepHistory:
+        return StepHistory(self.step_losses, self.step_learning_rates, self.epoch_ends)
 
     @property
     def adapter_file(self) -> Path:
