@@ -5,6 +5,7 @@ re-scored from the real local hub."""
 import math
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -13,6 +14,7 @@ from huggingface_hub.errors import RevisionNotFoundError
 
 from pipelines.launch import latest_metadata, promote_champion_job, train_new_run
 from pipelines.presets import REAL_DATA_TRAINING, TINY_TRAINING
+from pricer.evaluation.epoch_record import read_records
 from pricer.hub.hugging_face import HuggingFaceStore
 from pricer.hub.local_git import LocalGitStore
 from pricer.release.champion import (
@@ -179,11 +181,14 @@ def promote(instance, run_key: str, epoch: int = 0) -> dg.ExecuteInProcessResult
     )
 
 
-def run_pointer(instance, run_key: str, epoch: int) -> ChampionPointer:
+def run_pointer(instance, pricer_home: Path, run_key: str, epoch: int) -> ChampionPointer:
     """A champion pointer naming one epoch of the run, as a promotion writes it: the revision
-    that holds the adapter and its model card."""
+    that holds the adapter and its model card, and the scores at full precision, from the run's
+    ledger (the UI shows them rounded)."""
     pushed = latest_metadata(instance, f"hub_checkpoint_epoch_{epoch}", run_key)
     scored = latest_metadata(instance, f"scores_epoch_{epoch}", run_key)
+    (record,) = [r for r in read_records(pricer_home / "runs" / run_key) if r.epoch == epoch]
+    assert record.validation_error == pytest.approx(scored["validation_error"], abs=1e-4)
     return ChampionPointer(
         repo_id=str(pushed["repo_id"]),
         revision=str(scored["card_revision"]),
@@ -191,7 +196,7 @@ def run_pointer(instance, run_key: str, epoch: int) -> ChampionPointer:
         epoch=epoch,
         hub="local",
         base_model="embedded",
-        scores={"validation_error": scored["validation_error"], "test_error": scored["test_error"]},
+        scores={"validation_error": record.validation_error, "test_error": record.test_error},
     )
 
 
@@ -247,7 +252,7 @@ def test_a_worse_checkpoint_is_not_promoted_and_the_pointer_stays(
     instance, run_key = trained_run.instance, trained_run.run_key
     chosen = chosen_epoch(instance, run_key)
     (other,) = {1, 2} - {chosen}
-    champion = run_pointer(instance, run_key, chosen)
+    champion = run_pointer(instance, pricer_home, run_key, chosen)
     write_champion(pricer_home, champion)
     before = pointer_path(pricer_home).read_bytes()
 
@@ -263,7 +268,7 @@ def test_a_worse_checkpoint_is_not_promoted_and_the_pointer_stays(
     assert verdict(result) is False
     assert not result.success and not promoted(result)
     assert pointer_path(pricer_home).read_bytes() == before
-    loser = run_pointer(instance, run_key, other)
+    loser = run_pointer(instance, pricer_home, run_key, other)
     assert champion_tag(pricer_home, loser.repo_id) != loser.revision
 
 
@@ -274,7 +279,7 @@ def test_a_better_run_that_also_beats_the_median_is_promoted(
     # The champion to beat: the tiny run's best checkpoint, tagged in its repo as its promotion
     # would have left it.
     previous = run_pointer(
-        instance, trained_run.run_key, chosen_epoch(instance, trained_run.run_key)
+        instance, pricer_home, trained_run.run_key, chosen_epoch(instance, trained_run.run_key)
     )
     write_champion(pricer_home, previous)
     LocalGitStore(pricer_home / "hub").tag(previous.repo_id, previous.revision, CHAMPION_TAG)
@@ -294,7 +299,7 @@ def test_a_better_run_that_also_beats_the_median_is_promoted(
     # The blocking check passed and the promotion ran: pointer, hub tag and asset name the winner.
     assert verdict(result) is True
     assert result.success and promoted(result)
-    winner = run_pointer(instance, learning_run, best)
+    winner = run_pointer(instance, pricer_home, learning_run, best)
     assert read_champion(pricer_home) == winner
     assert champion_tag(pricer_home, winner.repo_id) == winner.revision
     assert champion_tag(pricer_home, previous.repo_id) is None

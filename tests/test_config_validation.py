@@ -152,3 +152,11 @@ def test_the_weights_floor_is_under_the_real_4bit_footprint(model_path):
     real = load_quantized(model_path, "cpu").get_memory_footprint()
     # A floor, and a close one: it leaves out only quantization constants.
     assert 0.9 * real < floor <= real
+
+
+def test_a_tolerance_set_on_select_best_is_refused_with_where_it_now_lives():
+    from assets.best_checkpoint import SelectionConfig
+
+    SelectionConfig().refuse_moved_settings()  # nothing set: nothing to refuse
+    with pytest.raises(dg.Failure, match=r"training run setting.*lora_adapter_epoch_1's config"):
+        SelectionConfig(overfit_tolerance=0.05).refuse_moved_settings()
