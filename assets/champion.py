@@ -30,20 +30,15 @@ class ChallengeConfig(dg.Config):
     epoch: int = Field(default=0, description="that run's epoch to put forward; 0: its best")
 
 
-@dg.asset(
-    deps=[BEST_CHECKPOINT],
-    group_name="release",
-    kinds={"pytorch"},
-    code_version="1",
-)
+@dg.asset(deps=[BEST_CHECKPOINT], group_name="release", kinds={"pytorch"}, code_version="1")
 def challenger(
     context: dg.AssetExecutionContext,
     config: ChallengeConfig,
-    hub: HubResource,
-    compute: ComputeResource,
     product_dataset: CuratedDataset,
     quantized_base_model: BaseModelSpec,
     baseline_scores: BaselineScores,
+    hub: HubResource,
+    compute: ComputeResource,
 ) -> dg.Output[Challenge]:
     """A training run's best checkpoint against the current champion, the champion re-scored on
     the run's own validation split so that both are judged on the same items."""
@@ -187,9 +182,11 @@ def champion(
         raise dg.Failure(str(refused)) from None
     context.log.info(f"promoted: {challenger.verdict().reason}")
     winner = challenger.candidate
+    # The pointer's revision is the champion's version: a new champion is a new version.
+    version = dg.DataVersion(winner.revision)
     return dg.Output(
         winner,
-        data_version=dg.DataVersion(winner.revision),
+        data_version=version,
         metadata={
             "run": winner.run_key,
             "epoch": winner.epoch,

@@ -1,5 +1,7 @@
 """The names an epoch's three assets go by, and how the lineage graph groups and tags them."""
 
+from assets.partitions import training_runs
+
 # One GPU trains one run at a time: every training step shares this pool.
 TRAINING_POOL = "pricer_training"
 
@@ -29,3 +31,12 @@ def epoch_tags(epoch: int) -> dict[str, str]:
 def every_epochs_scores(max_epochs: int) -> list[str]:
     """What the run's verdicts read: each epoch's scores, however many the run trained."""
     return [scores_key(epoch) for epoch in range(1, max_epochs + 1)]
+
+
+def in_epoch(epoch: int) -> dict:
+    """What every asset of an epoch shares: the run's partition, the epoch's group and tag."""
+    return {
+        "partitions_def": training_runs,
+        "group_name": epoch_group(epoch),
+        "tags": epoch_tags(epoch),
+    }

@@ -3,10 +3,9 @@ validation and test, its model card committed on top; the run's typed record of 
 
 import dagster as dg
 
-from assets.epoch_keys import checkpoint_key, epoch_group, epoch_tags, scores_key
+from assets.epoch_keys import checkpoint_key, in_epoch, scores_key
 from assets.metadata import image
 from assets.metadata import scores as scores_metadata
-from assets.partitions import training_runs
 from pricer.data.dataset import CuratedDataset
 from pricer.evaluation.epoch_record import EpochRecord, read_records, write_record
 from pricer.evaluation.epoch_scoring import ScoredCheckpoint, score_checkpoint
@@ -20,11 +19,9 @@ def build_scores_asset(epoch: int) -> dg.AssetsDefinition:
     @dg.asset(
         name=scores_key(epoch),
         ins={"pushed": dg.AssetIn(checkpoint_key(epoch))},
-        partitions_def=training_runs,
-        group_name=epoch_group(epoch),
         kinds={"pytorch", "huggingface"},
         code_version="3",
-        tags=epoch_tags(epoch),
+        **in_epoch(epoch),
         description=f"Epoch {epoch}'s checkpoint, loaded back from the hub by revision and scored "
         "on the validation and test splits ($ error, RMSLE, hits, outputs with no number); the "
         "scores then go to the hub as the checkpoint's model card, in a commit of their own.",

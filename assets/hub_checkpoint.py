@@ -2,8 +2,7 @@
 
 import dagster as dg
 
-from assets.epoch_keys import adapter_key, checkpoint_key, epoch_group, epoch_tags
-from assets.partitions import training_runs
+from assets.epoch_keys import adapter_key, checkpoint_key, in_epoch
 from pricer.release.checkpoints import PushedCheckpoint, push_checkpoint
 from pricer.training.trained_epoch import TrainedEpoch
 from resources import ComputeResource, HubResource
@@ -13,11 +12,9 @@ def build_checkpoint_asset(epoch: int) -> dg.AssetsDefinition:
     @dg.asset(
         name=checkpoint_key(epoch),
         ins={"trained": dg.AssetIn(adapter_key(epoch))},
-        partitions_def=training_runs,
-        group_name=epoch_group(epoch),
         kinds={"huggingface"},
         code_version="2",
-        tags=epoch_tags(epoch),
+        **in_epoch(epoch),
         description=f"Epoch {epoch}'s adapter pushed as one commit to the training run's hub repo "
         "in PEFT format, loadable again by its revision; its scores add the model card on top.",
     )

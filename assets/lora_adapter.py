@@ -7,9 +7,8 @@ from typing import NamedTuple
 import dagster as dg
 
 from assets.config import TrainingRunConfig
-from assets.epoch_keys import TRAINING_POOL, adapter_key, epoch_group, epoch_tags, scores_key
+from assets.epoch_keys import TRAINING_POOL, adapter_key, in_epoch, scores_key
 from assets.metadata import image, tracking_link
-from assets.partitions import training_runs
 from pricer.data.dataset import CuratedDataset
 from pricer.evaluation.epoch_record import read_records
 from pricer.evaluation.selection import should_stop_early
@@ -45,13 +44,11 @@ def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
         ins=ins,
         # Epoch k waits for the scores of epoch k-1: early stopping reads them.
         deps=[scores_key(epoch - 1)] if epoch > 1 else [],
-        partitions_def=training_runs,
         output_required=False,  # past the run's own epoch count, or once stopped early
-        group_name=epoch_group(epoch),
         kinds={"pytorch", "wandb"},
         pool=TRAINING_POOL,
         code_version="1",
-        tags=epoch_tags(epoch),
+        **in_epoch(epoch),
         description=f"The LoRA adapter after epoch {epoch} of a training run (TRL SFTTrainer, "
         "loss on the price only), resumed from the epoch before with optimizer, scheduler and "
         "RNG state, so the run trains exactly as one continuous run would.",

@@ -16,7 +16,8 @@ import torch
 
 from bench.common import median, model_path, print_table, real_items
 from pricer.data.prompts import parse_price
-from pricer.evaluation.scoring import GPU_SCORING_BATCH, MAX_NEW_TOKENS, generate_completions
+from pricer.evaluation.decoding import MAX_NEW_TOKENS, decode
+from pricer.evaluation.scoring import GPU_SCORING_BATCH
 from pricer.model.quantization import load_quantized, load_tokenizer, pick_device
 from pricer.model.source import EMBEDDED
 
@@ -41,7 +42,8 @@ def main() -> None:
     def run(batch: int, chosen: list[str]) -> tuple[float, list[str]]:
         _synchronize(device)
         started = time.perf_counter()
-        outputs = generate_completions(model, tokenizer, chosen, batch, args.new_tokens)
+        decoded = decode(model, tokenizer, chosen, batch, args.new_tokens)
+        outputs = [d.completion for d in decoded]
         _synchronize(device)
         return len(chosen) / (time.perf_counter() - started), outputs
 

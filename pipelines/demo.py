@@ -26,7 +26,7 @@ from pipelines.presets import DEMO_DATASET, DEMO_TRAINING
 from pricer.evaluation.epoch_table import epoch_table
 from pricer.evaluation.selection import BestCheckpoint
 
-SAMPLE = "Stainless steel electric kettle, 1.7 litre, rapid boil, cordless base"
+SAMPLE = "Stainless steel electric kettle with a rapid boil and a cordless base"
 
 
 def main() -> None:

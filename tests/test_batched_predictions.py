@@ -3,10 +3,10 @@
 from pricer.data.curation import CurationRules, curate
 from pricer.data.prompts import parse_price
 from pricer.data.sources import read_source
+from pricer.evaluation.decoding import decode
 from pricer.evaluation.scoring import (
     CPU_SCORING_BATCH,
     GPU_SCORING_BATCH,
-    generate_completions,
     scoring_batch_size,
 )
 from pricer.model.quantization import load_quantized
@@ -20,8 +20,8 @@ def test_batched_greedy_matches_one_at_a_time_on_64_real_items(shared_data, mode
     prompts = [item.prompt for item in items]
     model = load_quantized(model_path, "cpu").eval()
 
-    batched = generate_completions(model, tokenizer, prompts, batch_size=32)
-    single = generate_completions(model, tokenizer, prompts, batch_size=1)
+    batched = [d.completion for d in decode(model, tokenizer, prompts, batch_size=32)]
+    single = [d.completion for d in decode(model, tokenizer, prompts, batch_size=1)]
 
     # Real texts differ in length, so the batches really were padded.
     lengths = {len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]}

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pricer.data.items import Item
-from pricer.evaluation.decoding import MAX_NEW_TOKENS, decode
+from pricer.evaluation.decoding import decode
 from pricer.evaluation.metrics import Scores, score
 
 # Items scored at once when none is set: on a GPU, the fastest batch measured at the 8B shape
@@ -36,19 +36,6 @@ class Evaluation:
     guesses: list[float | None]
     outputs: list[str]
     weighted: WeightedEvaluation | None = None
-
-
-def generate_completions(
-    model,
-    tokenizer,
-    prompts: list[str],
-    batch_size: int = 32,
-    max_new_tokens: int = MAX_NEW_TOKENS,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[str]:
-    """Greedy completions in the order given."""
-    decoded = decode(model, tokenizer, prompts, batch_size, max_new_tokens, progress=progress)
-    return [d.completion for d in decoded]
 
 
 def evaluate(
