@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PRICER_HOME ?= $(CURDIR)/.pricer
 
-.PHONY: install constraints system-packages demo ui test lint
+.PHONY: install constraints system-packages demo ui screenshots test lint
 
 # uv is told where this machine keeps its CPU torch wheel; without it, it would fetch the 3 GB
 # CUDA build. constraints.txt holds every other package at the version the tests last passed
@@ -31,6 +31,10 @@ constraints: install
 demo: install
 	@mkdir -p $(DAGSTER_HOME) && [ -s $(DAGSTER_HOME)/dagster.yaml ] || cp docs/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(PYTHON) -m pipelines.demo
+
+# The README's pictures of the UI, from the instance `make demo` wrote.
+screenshots: install
+	cd tests && ../$(PYTHON) screenshots.py
 
 ui: install
 	@mkdir -p $(DAGSTER_HOME) && [ -s $(DAGSTER_HOME)/dagster.yaml ] || cp docs/dagster.yaml $(DAGSTER_HOME)/dagster.yaml

@@ -43,10 +43,15 @@ def challenger(
     """A training run's best checkpoint against the current champion, the champion re-scored on
     the run's own validation split so that both are judged on the same items."""
     run_key = config.run or _latest_chosen_run(context)
-    if not _chosen(context, run_key):
+    if _newest(context, BEST_CHECKPOINT, run_key) is None:
         raise dg.Failure(f"{run_key} has no best checkpoint: run select_best for it first")
     # The run's ledger, and the rule best_checkpoint chose by: the same choice, at full precision.
     records = {r.epoch: r for r in read_records(compute.run_dir(run_key))}
+    if not records:
+        raise dg.Failure(
+            f"{run_key} has no scored epochs in {compute.run_dir(run_key)}: this PRICER_HOME is "
+            "not the one it trained in; set PRICER_HOME to that one, or train the run here"
+        )
     epoch = config.epoch or select(list(records.values())).chosen
     if epoch not in records:
         raise dg.Failure(f"{run_key} has no scored checkpoint for epoch {epoch}")
@@ -110,16 +115,16 @@ def challenger(
     )
 
 
-def _chosen(context: dg.AssetExecutionContext, run_key: str) -> bool:
-    """Whether select_best has judged the run."""
-    return bool(
-        context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(
-                asset_key=dg.AssetKey(BEST_CHECKPOINT), asset_partitions=[run_key]
-            ),
-            limit=1,
-        ).records
-    )
+def _newest(
+    context: dg.AssetExecutionContext, asset: str, partition: str
+) -> dg.AssetMaterialization | None:
+    """The newest materialization of one partition of `asset`, if it has one."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
+        limit=1,
+        ascending=False,
+    ).records
+    return records[0].asset_materialization if records else None
 
 
 def _latest_chosen_run(context: dg.AssetExecutionContext) -> str:
@@ -135,14 +140,10 @@ def _input_version(
     context: dg.AssetExecutionContext, asset: str, partition: str, upstream: str
 ) -> str | None:
     """The data version of `upstream` that an asset partition's newest materialization read."""
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
-        limit=1,
-        ascending=False,
-    ).records
-    if not records or records[0].asset_materialization is None:
+    materialization = _newest(context, asset, partition)
+    if materialization is None:
         return None
-    provenance = dg.DataProvenance.from_tags(records[0].asset_materialization.tags or {})
+    provenance = dg.DataProvenance.from_tags(materialization.tags or {})
     version = provenance.input_data_versions.get(dg.AssetKey(upstream)) if provenance else None
     return version.value if version else None
 

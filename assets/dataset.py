@@ -31,6 +31,21 @@ class DatasetConfig(dg.Config):
     train_size: int = Field(default=0, description="cap on training items; 0 trains on the rest")
     seed: int = 42
 
+    def build(self, tokenizer) -> CuratedDataset:
+        """The source curated by these rules and split: what the asset, and the benchmarks that
+        train without Dagster, build."""
+        rules = CurationRules(self.min_price, self.max_price, self.min_chars, self.max_text_tokens)
+        return build_dataset(
+            self.source,
+            tokenizer,
+            rules,
+            self.validation_size,
+            self.test_size,
+            self.seed,
+            self.catalogue_size,
+            self.train_size,
+        )
+
 
 @dg.asset(group_name="data", kinds={"pandas"}, code_version="1")
 def product_dataset(
@@ -41,21 +56,8 @@ def product_dataset(
     and test. Every rejected row is counted by reason."""
     from pricer.model.quantization import load_tokenizer  # transformers: only in this step
 
-    rules = CurationRules(
-        config.min_price, config.max_price, config.min_chars, config.max_text_tokens
-    )
-    tokenizer = load_tokenizer(base_model.path())
     try:
-        dataset = build_dataset(
-            config.source,
-            tokenizer,
-            rules,
-            config.validation_size,
-            config.test_size,
-            config.seed,
-            config.catalogue_size,
-            config.train_size,
-        )
+        dataset = config.build(load_tokenizer(base_model.path()))
     except SourceError as error:
         # The message names the file and the reason: that is the whole story, not a traceback.
         raise dg.Failure(

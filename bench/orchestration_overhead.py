@@ -78,37 +78,25 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
     """What the assets do, as plain calls, in the order the jobs run them."""
     from assets.config import TrainingRunConfig
     from assets.dataset import DatasetConfig
-    from pricer.data.curation import CurationRules
-    from pricer.data.dataset import build_dataset
     from pricer.evaluation.baselines import constant_scores, ridge_scores
+    from pricer.evaluation.epoch_scoring import score_checkpoint
     from pricer.evaluation.scoring import evaluate_model
-    from pricer.evaluation.selection import EpochRecord, best_epoch, overfitting_onset
-    from pricer.hub.base import ADAPTER_FILES
-    from pricer.hub.files import copy_files
+    from pricer.evaluation.selection import select
     from pricer.hub.local_git import LocalGitStore
     from pricer.model.lora import find_target_modules
     from pricer.model.quantization import footprint, load_quantized, load_tokenizer
-    from pricer.model.source import EMBEDDED, resolve_base_model
+    from pricer.model.source import EMBEDDED, EMBEDDED_NAME, resolve_base_model
     from pricer.plots import loss_curve, price_histogram, truth_vs_guess, validation_curve
-    from pricer.release.model_card import EpochRecord as CardRecord
-    from pricer.release.model_card import model_card
+    from pricer.release.checkpoints import push_checkpoint, push_model_card, scored_record
     from pricer.training.tracking import track_epoch
+    from pricer.training.trained_epoch import after_epoch
     from pricer.training.trainer import train_epoch
 
     started = time.perf_counter()
     data = DatasetConfig(**dataset_config)
     settings = TrainingRunConfig(**training_config).settings()
     path = resolve_base_model(EMBEDDED, Path(os.environ["PRICER_HOME"]) / "models")
-    rules = CurationRules(data.min_price, data.max_price, data.min_chars, data.max_text_tokens)
-    dataset = build_dataset(
-        data.source,
-        load_tokenizer(path),
-        rules,
-        data.validation_size,
-        data.test_size,
-        data.seed,
-        data.catalogue_size,
-    )
+    dataset = data.build(load_tokenizer(path))
     price_histogram([i.price for i in dataset.curation.items])
     model = load_quantized(path)
     find_target_modules(model, settings.lora.target_modules)
@@ -121,11 +109,10 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
         ridge_scores(splits.train, items)
     evaluate_model(path, held_out, weighted=True)
 
-    store = LocalGitStore(work / "hub")
-    repo_id = store.ensure_repo("direct-run")
-    records, history, checkpoint, losses, rates, ends = [], [], None, [], [], []
+    store, run_key = LocalGitStore(work / "hub"), "direct-run"
+    records, trained = [], None
     for epoch in range(1, settings.epochs + 1):
-        with track_epoch("offline", "pricer", "direct-run", epoch, settings.as_dict(), work) as run:
+        with track_epoch("offline", "pricer", run_key, epoch, settings.as_dict(), work) as run:
             result = train_epoch(
                 path,
                 splits.train,
@@ -133,29 +120,38 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
                 settings,
                 epoch,
                 work / "trainer",
-                resume_from=checkpoint,
+                resume_from=trained.checkpoint_dir if trained else None,
                 report_to=run.report_to,
             )
-        checkpoint = result.checkpoint_dir
-        losses, rates = losses + result.step_losses, rates + result.step_learning_rates
-        ends.append(result.global_step)
-        loss_curve(losses, rates, ends)
+        trained = after_epoch(trained, result, run_key, settings, dataset.version)
+        loss_curve(
+            trained.history.losses, trained.history.learning_rates, trained.history.epoch_ends
+        )
         # As the assets do: the adapter's commit, scored from the hub, then its card's commit.
-        staged = copy_files(checkpoint, work / "push" / f"epoch_{epoch}", ADAPTER_FILES)
-        pushed = store.push_folder(repo_id, staged, f"direct-run: epoch {epoch}")
-        local = store.download(repo_id, pushed.revision, work / "revisions" / pushed.revision)
-        scored = evaluate_model(path, held_out, adapter_dir=str(local), weighted=True)
-        validation, test = scored["validation"], scored["test"]
-        truth_vs_guess(validation.truths, validation.guesses, f"epoch {epoch}")
-        history.append(CardRecord(epoch, result.train_loss, validation.scores, test.scores))
-        carded = copy_files(local, work / "cards" / f"epoch_{epoch}", ADAPTER_FILES)
-        card = model_card("SmolLM2-135M-Instruct", "direct-run", settings, history, dataset.version)
-        (carded / "README.md").write_text(card)
-        store.push_folder(repo_id, carded, f"direct-run: epoch {epoch}\n\nModel card.")
-        records.append(EpochRecord(epoch, result.train_loss, validation.scores.mean_abs_error))
-    chosen, onset = best_epoch(records), overfitting_onset(records)
+        pushed = push_checkpoint(store, trained, work / "push" / f"epoch_{epoch}")
+        revision = pushed.revision.revision
+        adapter = store.download(pushed.revision.repo_id, revision, work / "revisions" / revision)
+        scored = score_checkpoint(
+            path, adapter, splits, work / "predictions" / f"epoch_{epoch}.json"
+        )
+        truth_vs_guess(scored.validation.truths, scored.validation.guesses, f"epoch {epoch}")
+        record = push_model_card(
+            store,
+            scored_record(pushed, scored),
+            records,
+            adapter,
+            work / "cards" / f"epoch_{epoch}",
+            EMBEDDED_NAME,
+            dataset.version,
+        )
+        records.append(record)
+    selection = select(records)
     validation_curve(
-        [r.epoch for r in records], [r.validation_error for r in records], chosen, onset, {}
+        [r.epoch for r in records],
+        [r.validation_error for r in records],
+        selection.chosen,
+        selection.onset,
+        {},
     )
     return time.perf_counter() - started
 

@@ -12,6 +12,7 @@ from assets.best_checkpoint import beats_median_baseline, build_best_checkpoint
 from assets.champion import beats_champion_and_median, challenger, champion
 from assets.dataset import product_dataset
 from assets.epochs import build_epoch_assets
+from assets.overfitting_marks import build_overfitting_marks
 from assets.partitions import training_runs
 from assets.quality_report import build_quality_report
 from pipelines.sensors import (
@@ -34,6 +35,7 @@ WATCH_SOURCE = os.environ.get("PRICER_WATCH_SOURCE") or None
 epoch_assets = build_epoch_assets(MAX_EPOCHS)
 best_checkpoint = build_best_checkpoint(MAX_EPOCHS)
 quality_report = build_quality_report(MAX_EPOCHS)
+overfitting_marks = build_overfitting_marks(MAX_EPOCHS)
 
 prepare_job = dg.define_asset_job(
     "prepare",
@@ -45,7 +47,8 @@ prepare_job = dg.define_asset_job(
 # One step at a time: each epoch trains in its own process, and one GPU trains one run.
 training_run_job = dg.define_asset_job(
     "training_run",
-    selection=dg.AssetSelection.assets(*epoch_assets),
+    # The epochs' overfitting marks wait for the whole run: select_best runs them.
+    selection=dg.AssetSelection.assets(*epoch_assets).without_checks(),
     partitions_def=training_runs,
     executor_def=model_job_executor(max_concurrent=1),
     # A preempted (killed) epoch fails its run; with run_retries on (docs/dagster.yaml), the
@@ -56,10 +59,11 @@ training_run_job = dg.define_asset_job(
 
 select_best_job = dg.define_asset_job(
     "select_best",
-    selection=dg.AssetSelection.assets(best_checkpoint, quality_report),
+    selection=dg.AssetSelection.assets(best_checkpoint, quality_report)
+    | dg.AssetSelection.checks(overfitting_marks),
     partitions_def=training_runs,
-    description="Choose the run's best checkpoint on validation error, mark overfitting and write "
-    "the run's quality report.",
+    description="Choose the run's best checkpoint on validation error, mark the overfitted epochs "
+    "on the graph and write the run's quality report.",
 )
 
 
@@ -113,7 +117,7 @@ defs = dg.Definitions(
         challenger,
         champion,
     ],
-    asset_checks=[beats_median_baseline, beats_champion_and_median],
+    asset_checks=[beats_median_baseline, beats_champion_and_median, overfitting_marks],
     jobs=[prepare_job, training_run_job, select_best_job, promote_champion_job],
     sensors=[
         retrain_on_schedule(RETRAIN_CRON, training_run_job),

@@ -8,9 +8,10 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from conftest import TrainedRun, materialized_run
+from browsing import chromium, click_graph_node, overfitting_marks, row_value, text_on_page
+from conftest import TrainedRun, materialized_run, serving_dagster_dev
 
-from pipelines.launch import latest_metadata
+from pipelines.launch import latest_metadata, stored_value
 
 # Few items with short texts: cheap epochs, and few enough to memorise. Validation and test
 # items are held out from them by the split.
@@ -56,3 +57,23 @@ def test_overfitting_is_flagged_and_an_earlier_checkpoint_chosen(overfit_run):
     assert all(validation_error[e] > validation_error[chosen] for e in range(onset, epochs + 1))
     # Overfitting, not divergence: the training items kept being learned while validation rose.
     assert all(later < earlier for earlier, later in pairwise(train_loss))
+
+
+def test_the_lineage_graph_marks_the_overfitted_epochs_and_names_the_winner(overfit_run, tmp_path):
+    best = stored_value(overfit_run.instance, "best_checkpoint", overfit_run.run_key)
+    onset, epochs = best.selection.onset, range(1, overfit_run.epochs + 1)
+    assert onset is not None, "the run built to overfit flagged no onset (see the test above)"
+    with (
+        chromium(tmp_path / "chromium_profile") as browser,
+        serving_dagster_dev(overfit_run.instance.root_directory) as url,
+    ):
+        # Collapsed, the training group counts its failed assets: the epochs from the onset on,
+        # whose overfitting checks failed at ERROR. Opened, their scores are drawn red.
+        failed, colours = overfitting_marks(browser, url, overfit_run.epochs)
+        assert failed == overfit_run.epochs - onset + 1
+        assert colours == {epoch: "red" if epoch >= onset else "green" for epoch in epochs}
+
+        # The winner is one click away: best_checkpoint, beside the graph, names the chosen epoch.
+        click_graph_node(browser, "best_checkpoint")
+        assert row_value(browser, "chosen_epoch") == str(best.selection.chosen)
+        text_on_page(browser, "beats_median_baseline")

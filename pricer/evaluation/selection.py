@@ -5,8 +5,10 @@ Only validation error chooses; test error is reported beside it and never consul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Protocol
 
 from pricer.evaluation.baselines import MEDIAN, RIDGE, UNTRAINED, BaselineScores
 from pricer.evaluation.epoch_record import EpochRecord
@@ -16,10 +18,25 @@ from pricer.hub.base import HubRevision
 COMPARED_BASELINES = (MEDIAN, RIDGE, UNTRAINED)
 
 
+class ScoredEpoch(Protocol):
+    """What the choice reads from an epoch: an EpochRecord, or a benchmark's own lighter row."""
+
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def train_loss(self) -> float: ...
+    @property
+    def validation_error(self) -> float: ...
+
+
 @dataclass(frozen=True)
 class Selection:
     chosen: int
     onset: int | None  # the first epoch of overfitting, if any
+
+    def overfitted(self, epoch: int) -> bool:
+        """Whether `epoch` came at or after the onset: trained on past what generalises."""
+        return self.onset is not None and epoch >= self.onset
 
 
 @dataclass(frozen=True)
@@ -53,14 +70,14 @@ class BestCheckpoint:
         return self.selection.onset
 
 
-def best_epoch(records: list[EpochRecord]) -> int:
+def best_epoch(records: Sequence[ScoredEpoch]) -> int:
     """Lowest validation error; on a tie, the earlier (cheaper, less fitted) epoch."""
     if not records:
         raise ValueError("no scored epochs to choose from")
     return min(records, key=lambda r: (r.validation_error, r.epoch)).epoch
 
 
-def overfitting_onset(records: list[EpochRecord], tolerance: float) -> int | None:
+def overfitting_onset(records: Sequence[ScoredEpoch], tolerance: float) -> int | None:
     """The first epoch after the best one whose validation error is worse than the best by more
     than `tolerance` (a fraction) while training loss is still falling.
 

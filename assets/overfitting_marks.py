@@ -1,0 +1,75 @@
+"""`within_best_tolerance`: a check on every epoch's scores, run by `select_best`, that fails for
+the epochs at and after the run's onset of overfitting, so the lineage graph marks them red.
+
+Severity ERROR, because Dagster 1.13 colours a node only for a failed ERROR check (a WARN shows in
+the node's check row alone, easy to miss on a graph of many epochs). Partitioned by training run,
+like the scores it judges: each run's verdict on its epoch k stays on that run's partition, and a
+retraining run never overwrites an earlier run's. The node's colour then gathers every judged run
+(red if epoch k overfitted in any of them); the partition's page gives each run's own answer.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from assets.epoch_keys import scores_key
+from assets.partitions import training_runs
+from pricer.evaluation.epoch_record import read_records
+from pricer.evaluation.selection import select
+from resources import ComputeResource
+
+CHECK_NAME = "within_best_tolerance"
+
+
+def build_overfitting_marks(max_epochs: int) -> dg.AssetChecksDefinition:
+    specs = [
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=scores_key(epoch),
+            partitions_def=training_runs,
+            description="Fails for an epoch at or after the run's onset of overfitting: its "
+            "validation error above the run's best by more than the run's tolerance while its "
+            "training loss still fell. Run by select_best.",
+        )
+        for epoch in range(1, max_epochs + 1)
+    ]
+
+    # can_subset: a run that trained fewer than max_epochs epochs has nothing to say about the
+    # others, and says nothing rather than a made-up pass.
+    @dg.multi_asset_check(specs=specs, can_subset=True, name="overfitting_marks")
+    def overfitting_marks(
+        context: dg.AssetCheckExecutionContext, compute: ComputeResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        run_key = context.partition_key
+        records = read_records(compute.run_dir(run_key), through_epoch=max_epochs)
+        if not records:
+            raise dg.Failure(f"no epoch of {run_key} has been scored yet: run training_run first")
+        selection = select(records)
+        best = min(r.validation_error for r in records)
+        tolerance = records[-1].settings.overfit_tolerance
+        for record in records:
+            overfitted = selection.overfitted(record.epoch)
+            yield dg.AssetCheckResult(
+                asset_key=scores_key(record.epoch),
+                check_name=CHECK_NAME,
+                passed=not overfitted,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=_verdict(record.epoch, selection.chosen, selection.onset),
+                metadata={
+                    "validation_error": dg.MetadataValue.float(round(record.validation_error, 4)),
+                    "above_best": f"{record.validation_error / best - 1:+.1%}",
+                    "tolerance": f"{tolerance:.0%}",
+                    "chosen_epoch": selection.chosen,
+                    "overfitting_onset": selection.onset or "none seen",
+                },
+            )
+
+    return overfitting_marks
+
+
+def _verdict(epoch: int, chosen: int, onset: int | None) -> str:
+    if epoch == chosen:
+        return f"Epoch {epoch} is the run's chosen checkpoint."
+    if onset is not None and epoch >= onset:
+        return f"Epoch {epoch} is overfitted: overfitting set in at epoch {onset}."
+    return f"Epoch {epoch} is not overfitted; epoch {chosen} was chosen."

@@ -1,0 +1,133 @@
+"""Is the demo's overfitting a real rise or noise? Its catalogue and split, trained with seeds 0,
+1 and 2, each with this CPU's own kernels and with AVX2 ones.
+
+    python -m bench.overfit_stability                          # the six runs, then a table
+    python -m bench.overfit_stability --seeds 0 --kernels native
+    python -m bench.overfit_stability --set learning_rate=2e-3 --set train_size=48
+
+Each run is one process that calls the functions the demo's assets call (train an epoch, score
+validation with greedy decoding), with the demo's settings and only the training seed changed. The
+chosen epoch and the onset come from the project's own rule at the run's tolerance. AVX2 runs set
+ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2 before torch loads: bf16 rounds differently
+on AVX-512 and AMX, and the story must not rest on one CPU's rounding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import pricer_home, print_table
+from pipelines.presets import DEMO_DATASET, DEMO_TRAINING
+
+KERNELS = {
+    "native": {},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+}
+
+
+@dataclass(frozen=True)
+class ScoredEpoch:
+    epoch: int
+    train_loss: float
+    validation_error: float
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--kernels", default="native,avx2")
+    parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE")
+    parser.add_argument("--worker", type=int, metavar="SEED", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    dataset, training = _configs(args.set)
+    if args.worker is not None:
+        print(json.dumps(_one_run(dataset, {**training, "seed": args.worker})), flush=True)
+        return
+
+    rows = []
+    for kernels in args.kernels.split(","):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            started = time.monotonic()
+            result = _in_a_process(seed, kernels, args.set)
+            epochs = [ScoredEpoch(**e) for e in result["epochs"]]
+            rows.append(_row(seed, kernels, epochs, training, time.monotonic() - started))
+            print("  ".join(rows[-1]), flush=True)
+    print_table(
+        f"Demo settings {dataset} {training}",
+        ["seed", "kernels", "validation $ error by epoch", "chosen", "onset", "rise", "seconds"],
+        rows,
+    )
+
+
+def _configs(overrides: list[str]) -> tuple[dict, dict]:
+    dataset, training = dict(DEMO_DATASET), dict(DEMO_TRAINING)
+    for override in overrides:
+        name, value = override.split("=", 1)
+        target = dataset if name in dataset or name == "train_size" else training
+        target[name] = json.loads(value) if value[0].isdigit() or value[0] in "-[" else value
+    return dataset, training
+
+
+def _in_a_process(seed: int, kernels: str, overrides: list[str]) -> dict:
+    command = [sys.executable, "-m", "bench.overfit_stability", "--worker", str(seed)]
+    command += [f"--set={o}" for o in overrides]
+    env = {**os.environ, **KERNELS[kernels]}
+    # Its progress goes to stderr, shown as it comes; its result is the last line of stdout.
+    done = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _one_run(dataset_config: dict, training_config: dict) -> dict:
+    from assets.config import TrainingRunConfig
+    from assets.dataset import DatasetConfig
+    from pricer.evaluation.scoring import evaluate_model
+    from pricer.model.quantization import load_tokenizer
+    from pricer.model.source import EMBEDDED, resolve_base_model
+    from pricer.training.trainer import train_epoch
+
+    data = DatasetConfig(**dataset_config)
+    settings = TrainingRunConfig(**training_config).settings()
+    path = resolve_base_model(EMBEDDED, pricer_home() / "models")
+    splits = data.build(load_tokenizer(path)).splits
+    epochs, checkpoint = [], None
+    with tempfile.TemporaryDirectory() as work:
+        for epoch in range(1, settings.epochs + 1):
+            result = train_epoch(
+                path, splits.train, splits.validation, settings, epoch, Path(work), checkpoint
+            )
+            checkpoint = result.checkpoint_dir
+            scored = evaluate_model(path, {"validation": splits.validation}, str(checkpoint))
+            error = scored["validation"].scores.mean_abs_error
+            epochs.append(ScoredEpoch(epoch, result.train_loss, error).__dict__)
+            print(
+                f"epoch {epoch}: train loss {result.train_loss:.4f}, validation ${error:.2f}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return {"epochs": epochs}
+
+
+def _row(
+    seed: int, kernels: str, epochs: list[ScoredEpoch], training: dict, seconds: float
+) -> list[str]:
+    from pricer.evaluation.selection import best_epoch, overfitting_onset
+    from pricer.training.settings import TrainingSettings
+
+    tolerance = training.get("overfit_tolerance", TrainingSettings().overfit_tolerance)
+    chosen, onset = best_epoch(epochs), overfitting_onset(epochs, tolerance)
+    errors = {e.epoch: e.validation_error for e in epochs}
+    rise = f"{errors[onset] / errors[chosen] - 1:+.1%}" if onset else "none"
+    curve = " ".join(f"{errors[e]:.1f}" for e in sorted(errors))
+    return [str(seed), kernels, curve, str(chosen), str(onset or "none"), rise, f"{seconds:.0f}"]
+
+
+if __name__ == "__main__":
+    main()
