@@ -189,11 +189,18 @@ def _texts(text: str | None, jsonl: Path | None) -> list[str]:
             raise UsageError("the description is empty")
         return [text]
     try:
-        lines = jsonl.read_text().splitlines()
+        lines = jsonl.read_bytes().splitlines()
     except OSError as error:
         raise UsageError(f"cannot read {jsonl}: {error.strerror}") from error
     texts = []
-    for number, line in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UsageError(
+                f"{jsonl}:{number}: not UTF-8 (byte 0x{raw[error.start]:02x} at column "
+                f"{error.start + 1}); save the file as UTF-8"
+            ) from error
         if not line.strip():
             continue
         try:

@@ -12,9 +12,7 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
@@ -143,6 +141,10 @@ def graph_labels(browser: WebDriver) -> list[str]:
 
 
 def click_graph_node(browser: WebDriver, name: str) -> None:
+    """Click a node or group box once the graph draws it."""
+    WebDriverWait(browser, PAGE_TIMEOUT_S).until(
+        lambda driver: shows_asset(graph_labels(driver), name), f"the graph never drew {name}"
+    )
     node = next(
         n
         for n in browser.find_elements(By.CSS_SELECTOR, "svg foreignObject")
@@ -166,13 +168,14 @@ def group_counts(browser: WebDriver, group: str) -> dict[str, int]:
     return counts
 
 
-def expand_all_groups(browser: WebDriver) -> None:
-    """Open every group box, as the graph's "Expand all groups" shortcut (Alt+E) does."""
-    ActionChains(browser).key_down(Keys.ALT).send_keys("e").key_up(Keys.ALT).perform()
+def training_chain(url: str) -> str:
+    """The lineage graph of the training group alone: a group shown alone is drawn open, its
+    epochs one chain from left to right (the search box's `group:training`)."""
+    return f"{url}/asset-groups~group:training/"
 
 
 def node_colour(browser: WebDriver, name: str) -> str | None:
-    """The colour the opened graph draws asset `name`'s box in ("green", "red", "yellow"), read
+    """The colour an open group draws asset `name`'s box in ("green", "red", "yellow"), read
     from the style the UI gives it; None while the node is not drawn."""
     for node in browser.find_elements(By.CSS_SELECTOR, "svg foreignObject"):
         if node.text.strip() == name:
@@ -187,26 +190,28 @@ def _colour(style: str, variable: str) -> str:
     return value.strip().removeprefix("var(--color-background-").removesuffix(")")
 
 
-def overfitting_marks(browser: WebDriver, url: str, epochs: int) -> tuple[int, dict[int, str]]:
-    """What the lineage graph says about a run's epochs, as a person reads it: the failed count on
-    the collapsed training group, then, with every group opened, each epoch's scores colour."""
+def failed_in_training(browser: WebDriver, url: str) -> int:
+    """The lineage graph's first view: the failed count on the collapsed training group, once
+    its counts are drawn (they arrive after the boxes)."""
     browser.get(f"{url}/asset-groups")
     WebDriverWait(browser, PAGE_TIMEOUT_S).until(
         lambda driver: "training" in graph_labels(driver), "the graph never drew training"
     )
-    # The counts arrive after the boxes: green (materialized) comes with the assets' status.
     WebDriverWait(browser, PAGE_TIMEOUT_S).until(
         lambda driver: "green" in group_counts(driver, "training"), "no counts on training"
     )
-    failed = group_counts(browser, "training").get("red", 0)
-    expand_all_groups(browser)
+    return group_counts(browser, "training").get("red", 0)
+
+
+def scores_colours(browser: WebDriver, url: str, epochs: int) -> dict[int, str | None]:
+    """Each epoch's scores colour in the training chain, once every one is drawn."""
+    browser.get(training_chain(url))
     names = {epoch: f"scores_epoch_{epoch}" for epoch in range(1, epochs + 1)}
-    colours = WebDriverWait(browser, PAGE_TIMEOUT_S).until(
-        lambda driver: (
-            (found := {k: node_colour(driver, n) for k, n in names.items()})
-            and all(found.values())
-            and found
-        ),
-        "the opened graph never drew every epoch's scores",
+
+    def drawn(driver: WebDriver) -> dict[int, str | None] | None:
+        found = {epoch: node_colour(driver, name) for epoch, name in names.items()}
+        return found if all(found.values()) else None
+
+    return WebDriverWait(browser, PAGE_TIMEOUT_S).until(
+        drawn, "the training chain never drew every epoch's scores"
     )
-    return failed, colours

@@ -15,8 +15,9 @@ import dagster as dg
 from browsing import (
     DOCS,
     chromium,
+    failed_in_training,
     materialization_page,
-    overfitting_marks,
+    scores_colours,
     screenshot,
     show_plot,
     text_on_page,
@@ -38,11 +39,10 @@ def main() -> None:
         chromium(Path(profile)) as browser,
         serving_dagster_dev(instance.root_directory) as url,
     ):
-        overfitting_marks(browser, url, _trained_epochs(instance, run_key))
-        screenshot(browser, DOCS / "lineage_epochs.png")
-        browser.get(f"{url}/asset-groups")
-        text_on_page(browser, "training")
+        failed_in_training(browser, url)
         screenshot(browser, DOCS / "lineage.png")
+        scores_colours(browser, url, _trained_epochs(instance, run_key))
+        screenshot(browser, DOCS / "lineage_epochs.png")
         browser.get(materialization_page(url, "best_checkpoint", run_key))
         text_on_page(browser, "chosen_epoch")
         screenshot(browser, DOCS / "best_checkpoint.png")

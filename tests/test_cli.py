@@ -167,12 +167,16 @@ def small_hub(tmp_path_factory) -> Path:
         (["--run", "run-a", "--jsonl", "missing.jsonl"], "cannot read missing.jsonl"),
         (["--run", "run-a", "--jsonl", "bad.jsonl"], "bad.jsonl:2: no 'text' field"),
         (["--run", "run-a", "--jsonl", "broken.jsonl"], "broken.jsonl:1: not JSON"),
+        (["--run", "run-a", "--jsonl", "latin1.jsonl"], "latin1.jsonl:2: not UTF-8 (byte 0xe9"),
     ],
 )
 def test_mistakes_get_one_line_and_no_traceback(small_hub, args, message, monkeypatch):
     monkeypatch.chdir(small_hub)
     (small_hub / "bad.jsonl").write_text('{"text": "fine"}\n{"title": "no text"}\n')
     (small_hub / "broken.jsonl").write_text("{not json\n")
+    (small_hub / "latin1.jsonl").write_bytes(
+        '{"text": "fine"}\n{"text": "café"}\n'.encode("latin-1")
+    )
     done = predict(small_hub, *args)
     assert done.returncode == 2
     assert message in done.stderr

@@ -8,7 +8,14 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from browsing import chromium, click_graph_node, overfitting_marks, row_value, text_on_page
+from browsing import (
+    chromium,
+    click_graph_node,
+    failed_in_training,
+    row_value,
+    scores_colours,
+    text_on_page,
+)
 from conftest import TrainedRun, materialized_run, serving_dagster_dev
 
 from pipelines.launch import latest_metadata, stored_value
@@ -68,12 +75,14 @@ def test_the_lineage_graph_marks_the_overfitted_epochs_and_names_the_winner(over
         serving_dagster_dev(overfit_run.instance.root_directory) as url,
     ):
         # Collapsed, the training group counts its failed assets: the epochs from the onset on,
-        # whose overfitting checks failed at ERROR. Opened, their scores are drawn red.
-        failed, colours = overfitting_marks(browser, url, overfit_run.epochs)
-        assert failed == overfit_run.epochs - onset + 1
+        # whose overfitting checks failed at ERROR. Shown alone, its chain draws their scores red.
+        assert failed_in_training(browser, url) == overfit_run.epochs - onset + 1
+        colours = scores_colours(browser, url, overfit_run.epochs)
         assert colours == {epoch: "red" if epoch >= onset else "green" for epoch in epochs}
 
-        # The winner is one click away: best_checkpoint, beside the graph, names the chosen epoch.
+        # The winner is one click away: best_checkpoint, in release, names the chosen epoch.
+        browser.get(f"{url}/asset-groups")
+        click_graph_node(browser, "release")
         click_graph_node(browser, "best_checkpoint")
         assert row_value(browser, "chosen_epoch") == str(best.selection.chosen)
         text_on_page(browser, "beats_median_baseline")
