@@ -12,6 +12,7 @@ from browsing import (
     chromium,
     click_graph_node,
     failed_in_training,
+    materialization_page,
     row_value,
     scores_colours,
     text_on_page,
@@ -80,9 +81,13 @@ def test_the_lineage_graph_marks_the_overfitted_epochs_and_names_the_winner(over
         colours = scores_colours(browser, url, overfit_run.epochs)
         assert colours == {epoch: "red" if epoch >= onset else "green" for epoch in epochs}
 
-        # The winner is one click away: best_checkpoint, in release, names the chosen epoch.
+        # The winner is one click away: best_checkpoint, in release, shows the chosen epoch beside
+        # the graph, and its materialization names it.
         browser.get(f"{url}/asset-groups")
         click_graph_node(browser, "release")
         click_graph_node(browser, "best_checkpoint")
-        assert row_value(browser, "chosen_epoch") == str(best.selection.chosen)
+        text_on_page(browser, "chosen_epoch")
         text_on_page(browser, "beats_median_baseline")
+        browser.get(materialization_page(url, "best_checkpoint", overfit_run.run_key))
+        assert row_value(browser, "chosen_epoch") == str(best.selection.chosen)
+        assert row_value(browser, "overfitting_onset") == str(onset)
