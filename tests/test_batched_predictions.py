@@ -1,4 +1,6 @@
-"""Batched, left-padded scoring must price real items exactly as scoring them one at a time."""
+"""Batched scoring must price real items exactly as scoring them one at a time. Its batches hold
+prompts of one token length, so none is padded: left padding would change bf16 rounding, and with
+it some greedy prices (docs/benchmarks.md)."""
 
 from pricer.data.curation import CurationRules, curate
 from pricer.data.prompts import parse_price
@@ -23,7 +25,7 @@ def test_batched_greedy_matches_one_at_a_time_on_64_real_items(shared_data, mode
     batched = [d.completion for d in decode(model, tokenizer, prompts, batch_size=32)]
     single = [d.completion for d in decode(model, tokenizer, prompts, batch_size=1)]
 
-    # Real texts differ in length, so the batches really were padded.
+    # Real texts differ in length: batching had to group them by length to match.
     lengths = {len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]}
     assert len(lengths) > 1
     assert [parse_price(o) for o in batched] == [parse_price(o) for o in single]

@@ -130,7 +130,10 @@ def test_unknown_training_target_module_is_found_from_the_config_alone(config_on
 
 def test_a_good_configuration_passes_from_the_config_alone(config_only_model):
     settings = TrainingRunConfig(target_modules=["q_proj", "down_proj"], batch_size=16).settings()
-    check_run_fits(settings, 16, config_only_model, device="cpu")
+    check_run_fits(settings, 16, config_only_model, device="cpu")  # passes: raises nothing
+    # At its edge: the same run on one item fewer than a batch is refused, by the same call.
+    with pytest.raises(ValueError, match=r"batch_size=16 is larger than the training split"):
+        check_run_fits(settings, 15, config_only_model, device="cpu")
 
 
 def test_a_batch_whose_logits_alone_overflow_the_gpu_is_refused(config_only_model):
