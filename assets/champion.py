@@ -14,6 +14,7 @@ from pricer.release.champion import (
     CHAMPION_TAG,
     Challenge,
     ChampionPointer,
+    DamagedPointer,
     promote,
     read_champion,
     rescore_champion,
@@ -72,7 +73,10 @@ def challenger(
         base_model=quantized_base_model.model_id,
         scores={"validation_error": record.validation_error, "test_error": record.test_error},
     )
-    champion = read_champion(compute.root())
+    try:
+        champion = read_champion(compute.root())
+    except DamagedPointer as error:
+        raise dg.Failure(str(error)) from None
     champion_error = None
     if champion is not None and not candidate.same_checkpoint(champion):
         context.log.info(f"re-scoring the champion {champion.repo_id}@{champion.revision[:12]}")

@@ -15,6 +15,7 @@ from assets.epochs import build_epoch_assets
 from assets.overfitting_marks import build_overfitting_marks
 from assets.partitions import training_runs
 from assets.quality_report import build_quality_report
+from pipelines.environment import read_settings
 from pipelines.sensors import (
     promote_after_selection,
     retrain_on_new_data,
@@ -26,11 +27,9 @@ from pipelines.step_processes import model_job_executor
 from resources import BaseModelResource, ComputeResource, HubResource, TrackerResource
 from resources.launcher import EpochTrainer, InProcessTrainer, TorchrunLauncher
 
+SETTINGS = read_settings()
 # Fixed when the code location loads: a run may train fewer epochs, never more.
-MAX_EPOCHS = int(os.environ.get("PRICER_MAX_EPOCHS", "6"))
-# Retraining on a cron and on new data: both sensors are off until switched on in the UI.
-RETRAIN_CRON = os.environ.get("PRICER_RETRAIN_CRON", "0 3 * * 0")  # Sundays 03:00 UTC
-WATCH_SOURCE = os.environ.get("PRICER_WATCH_SOURCE") or None
+MAX_EPOCHS = SETTINGS.max_epochs
 
 epoch_assets = build_epoch_assets(MAX_EPOCHS)
 best_checkpoint = build_best_checkpoint(MAX_EPOCHS)
@@ -78,11 +77,10 @@ promote_champion_job = dg.define_asset_job(
 
 def _resources() -> dict[str, dg.ConfigurableResource]:
     # Tokens are read from the environment at run time and only for the services that need them.
-    hub_kind = os.environ.get("PRICER_HUB", "local")
-    tracker_mode = os.environ.get("PRICER_TRACKER", "offline")
+    hub_kind, tracker_mode = SETTINGS.hub, SETTINGS.tracker
     return {
         "base_model": BaseModelResource(
-            model_id=os.environ.get("PRICER_BASE_MODEL", "embedded"),
+            model_id=SETTINGS.base_model,
             hf_token=dg.EnvVar("HF_TOKEN") if os.environ.get("HF_TOKEN") else None,
         ),
         "hub": HubResource(
@@ -94,7 +92,7 @@ def _resources() -> dict[str, dg.ConfigurableResource]:
             api_key=dg.EnvVar("WANDB_API_KEY") if tracker_mode == "online" else None,
         ),
         "compute": ComputeResource(),
-        "epoch_trainer": _epoch_trainer(int(os.environ.get("PRICER_TRAINING_PROCESSES", "1"))),
+        "epoch_trainer": _epoch_trainer(SETTINGS.training_processes),
     }
 
 
@@ -120,8 +118,9 @@ defs = dg.Definitions(
     asset_checks=[beats_median_baseline, beats_champion_and_median, overfitting_marks],
     jobs=[prepare_job, training_run_job, select_best_job, promote_champion_job],
     sensors=[
-        retrain_on_schedule(RETRAIN_CRON, training_run_job),
-        retrain_on_new_data(WATCH_SOURCE, prepare_job),
+        # Retraining on a cron and on new data: both are off until switched on in the UI.
+        retrain_on_schedule(SETTINGS.retrain_cron, training_run_job),
+        retrain_on_new_data(SETTINGS.watch_source, prepare_job),
         train_on_new_data(prepare_job, training_run_job),
         select_best_after_training(training_run_job, select_best_job),
         promote_after_selection(select_best_job, promote_champion_job),

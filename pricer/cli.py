@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pricer.home import default_home
 from pricer.hub.base import CheckpointStore
-from pricer.release.champion import pointer_path, read_champion
+from pricer.release.champion import DamagedPointer, pointer_path, read_champion
 from pricer.release.checkpoints import BEST_TAG, checkpoint_message
 from pricer.release.export import DTYPES, export_merged, require_empty_folder
 
@@ -230,7 +230,10 @@ def _named_or_champion(args: argparse.Namespace) -> argparse.Namespace:
             "--epoch and --revision choose within a checkpoint's repo: add --run or --repo"
         )
     home = default_home()
-    champion = read_champion(home)
+    try:
+        champion = read_champion(home)
+    except DamagedPointer as error:
+        raise UsageError(str(error)) from None
     if champion is None:
         raise UsageError(
             f"there is no champion yet ({pointer_path(home)} does not exist: the promote_champion "

@@ -21,6 +21,7 @@ from pricer.release.champion import (
     CHAMPION_TAG,
     Challenge,
     ChampionPointer,
+    DamagedPointer,
     pointer_path,
     read_champion,
     untag_previous_champion,
@@ -84,6 +85,22 @@ def test_the_pointer_reads_back_as_written(tmp_path):
     written = pointer()
     write_champion(tmp_path, written)
     assert read_champion(tmp_path) == written
+
+
+@pytest.mark.parametrize(
+    ("damage", "error"),
+    [
+        (b'{"repo_id": "local/pricer-2026', "JSONDecodeError"),  # cut short mid-write
+        (b'{"repo_id": "local/run-a"}', "TypeError"),  # fields missing
+        ('{"repo_id": "café"}'.encode("latin-1"), "UnicodeDecodeError"),
+    ],
+)
+def test_a_damaged_pointer_is_named_and_left_as_it_is(tmp_path, damage, error):
+    pointer_path(tmp_path).write_bytes(damage)
+    with pytest.raises(DamagedPointer) as raised:
+        read_champion(tmp_path)
+    assert str(raised.value).startswith(f"{pointer_path(tmp_path)} is damaged ({error}")
+    assert pointer_path(tmp_path).read_bytes() == damage
 
 
 def test_a_failed_write_leaves_the_previous_pointer_and_no_stray_file(tmp_path):

@@ -203,3 +203,13 @@ def test_export_mistakes_get_one_line_and_write_nothing(small_hub, args, message
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert not (small_hub / "out").exists()
+
+
+def test_a_damaged_champion_pointer_is_one_line_and_stays(tmp_path):
+    damaged = b'{"repo_id": "local/pricer-2026'
+    (tmp_path / "champion.json").write_bytes(damaged)
+    done = predict(tmp_path, "a kettle")
+    assert done.returncode == 2
+    assert f"{tmp_path / 'champion.json'} is damaged (JSONDecodeError" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "champion.json").read_bytes() == damaged

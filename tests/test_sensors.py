@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
-from pipelines.definitions import RETRAIN_CRON, defs, prepare_job
+from pipelines.definitions import SETTINGS, defs, prepare_job
 from pipelines.launch import latest_metadata
 from pipelines.sensors import FINGERPRINT_TAG, TRAINING_RUN_TAG, retrain_on_new_data
 from pricer.data.catalogue import generate_catalogue
@@ -42,7 +42,7 @@ def test_sensors_that_start_training_runs_by_themselves_are_off_by_default():
 def test_a_cron_tick_adds_a_training_run_and_requests_it_once():
     sensor = defs.resolve_sensor_def("retrain_on_schedule")
     assert sensor.job_name == "training_run"
-    assert RETRAIN_CRON in (sensor.description or "")
+    assert SETTINGS.retrain_cron in (sensor.description or "")
     with dg.instance_for_test() as instance:
         # Switched on: the first look only remembers the latest tick, like a new schedule.
         first = evaluate(sensor, instance, None)

@@ -45,12 +45,22 @@ def pointer_path(home: Path) -> Path:
     return Path(home) / POINTER_FILE
 
 
+class DamagedPointer(ValueError):
+    """The champion pointer exists but cannot be read: nothing is promoted or priced over it."""
+
+
 def read_champion(home: Path) -> ChampionPointer | None:
     """The current champion, or None before the first promotion."""
     path = pointer_path(home)
     if not path.is_file():
         return None
-    return ChampionPointer(**json.loads(path.read_text()))
+    try:
+        return ChampionPointer(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as error:  # not JSON, not UTF-8, or not a pointer's fields
+        raise DamagedPointer(
+            f"{path} is damaged ({type(error).__name__}: {error}); it is left as it is. Restore "
+            "it from a backup, or move it away and run promote_champion to choose a champion anew"
+        ) from None
 
 
 def write_champion(home: Path, pointer: ChampionPointer) -> Path:
