@@ -34,7 +34,7 @@ demo: install
 
 # The README's pictures of the UI, from the instance `make demo` wrote.
 screenshots: install
-	cd tests && ../$(PYTHON) screenshots.py
+	cd tests && $(abspath $(PYTHON)) screenshots.py
 
 ui: install
 	@mkdir -p $(DAGSTER_HOME) && [ -s $(DAGSTER_HOME)/dagster.yaml ] || cp docs/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
