@@ -16,7 +16,7 @@ import dagster as dg
 from assets.epoch_keys import scores_key
 from assets.partitions import training_runs
 from pricer.evaluation.epoch_record import read_records
-from pricer.evaluation.selection import select
+from pricer.evaluation.selection import Selection, select
 from resources import ComputeResource
 
 CHECK_NAME = "within_best_tolerance"
@@ -49,7 +49,7 @@ def build_overfitting_marks(max_epochs: int) -> dg.AssetChecksDefinition:
                 check_name=CHECK_NAME,
                 passed=not overfitted,
                 severity=dg.AssetCheckSeverity.ERROR,
-                description=_verdict(record.epoch, selection.chosen, selection.onset),
+                description=_verdict(record.epoch, selection),
                 metadata={
                     "validation_error": dg.MetadataValue.float(round(record.validation_error, 4)),
                     "above_best": f"{record.validation_error / best - 1:+.1%}",
@@ -67,15 +67,15 @@ def _spec(epoch: int) -> dg.AssetCheckSpec:
         CHECK_NAME,
         asset=scores_key(epoch),
         partitions_def=training_runs,
-        description="Fails for an epoch at or after the run's onset of overfitting: its "
-        "validation error above the run's best by more than the run's tolerance while its "
-        "training loss still fell. Run by select_best.",
+        description="Fails for the run's onset of overfitting and every epoch after it. The onset "
+        "is the first epoch after the best whose validation error is above the best by more than "
+        "the run's tolerance while its training loss still fell. Run by select_best.",
     )
 
 
-def _verdict(epoch: int, chosen: int, onset: int | None) -> str:
-    if epoch == chosen:
+def _verdict(epoch: int, selection: Selection) -> str:
+    if epoch == selection.chosen:
         return f"Epoch {epoch} is the run's chosen checkpoint."
-    if onset is not None and epoch >= onset:
-        return f"Epoch {epoch} is overfitted: overfitting set in at epoch {onset}."
-    return f"Epoch {epoch} is not overfitted; epoch {chosen} was chosen."
+    if selection.overfitted(epoch):
+        return f"Epoch {epoch} is overfitted: overfitting set in at epoch {selection.onset}."
+    return f"Epoch {epoch} is not overfitted; epoch {selection.chosen} was chosen."

@@ -17,6 +17,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from assets.epoch_keys import TRAINING_GROUP, scores_key
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -171,7 +173,7 @@ def group_counts(browser: WebDriver, group: str) -> dict[str, int]:
 def training_chain(url: str) -> str:
     """The lineage graph of the training group alone: a group shown alone is drawn open, its
     epochs one chain from left to right (the search box's `group:training`)."""
-    return f"{url}/asset-groups~group:training/"
+    return f"{url}/asset-groups~group:{TRAINING_GROUP}/"
 
 
 def node_colour(browser: WebDriver, name: str) -> str | None:
@@ -195,18 +197,18 @@ def failed_in_training(browser: WebDriver, url: str) -> int:
     its counts are drawn (they arrive after the boxes)."""
     browser.get(f"{url}/asset-groups")
     WebDriverWait(browser, PAGE_TIMEOUT_S).until(
-        lambda driver: "training" in graph_labels(driver), "the graph never drew training"
+        lambda driver: TRAINING_GROUP in graph_labels(driver), "the graph never drew training"
     )
     WebDriverWait(browser, PAGE_TIMEOUT_S).until(
-        lambda driver: "green" in group_counts(driver, "training"), "no counts on training"
+        lambda driver: "green" in group_counts(driver, TRAINING_GROUP), "no counts on training"
     )
-    return group_counts(browser, "training").get("red", 0)
+    return group_counts(browser, TRAINING_GROUP).get("red", 0)
 
 
 def scores_colours(browser: WebDriver, url: str, epochs: int) -> dict[int, str | None]:
     """Each epoch's scores colour in the training chain, once every one is drawn."""
     browser.get(training_chain(url))
-    names = {epoch: f"scores_epoch_{epoch}" for epoch in range(1, epochs + 1)}
+    names = {epoch: scores_key(epoch) for epoch in range(1, epochs + 1)}
 
     def drawn(driver: WebDriver) -> dict[int, str | None] | None:
         found = {epoch: node_colour(driver, name) for epoch, name in names.items()}
