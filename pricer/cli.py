@@ -73,9 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the probability-weighted price instead of the greedy one",
     )
-    model.add_argument("--max-text-tokens", type=int, default=160, help="text budget, as trained")
+    model.add_argument(
+        "--max-text-tokens", type=_one_or_more, default=160, help="text budget, as trained"
+    )
     model.add_argument("--device", default="auto")
-    model.add_argument("--batch-size", type=int, default=32)
+    model.add_argument("--batch-size", type=_one_or_more, default=32)
 
     export = _command(
         commands,
@@ -90,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
         "--dtype", choices=DTYPES, default="bfloat16", help="the merged weights' precision"
     )
     return parser
+
+
+def _one_or_more(text: str) -> int:
+    # argparse turns the ValueError into "argument --batch-size: invalid _one_or_more value", so
+    # its own error type carries the message.
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
 
 
 def _command(
@@ -162,9 +172,13 @@ def _export(args: argparse.Namespace) -> int:
 
 def _download(args: argparse.Namespace, dest: Path) -> Path:
     """The chosen checkpoint's adapter, checked out to `dest`; every mistake is a UsageError."""
+    from pricer.model.weight_files import DamagedWeights
+
     store, repo_id, revision = _checkpoint(args)
     try:
         return store.download(repo_id, revision, dest)
+    except DamagedWeights as error:
+        raise UsageError(str(error)) from error
     except _not_found(args.hub) as error:
         if revision == BEST_TAG:
             raise UsageError(
@@ -178,7 +192,10 @@ def _base_model(args: argparse.Namespace) -> str:
     """What from_pretrained takes for --base-model (the embedded model is converted once)."""
     from pricer.model.source import resolve_base_model
 
-    return resolve_base_model(args.base_model, default_home() / "models")
+    try:
+        return resolve_base_model(args.base_model, default_home() / "models")
+    except ValueError as error:
+        raise UsageError(str(error)) from error
 
 
 def _texts(text: str | None, jsonl: Path | None) -> list[str]:

@@ -397,3 +397,21 @@ def test_a_bad_file_fails_the_step_naming_file_and_reason(
     assert reported.metadata["file"].value == str(path)
     assert failure.step_failure_data.error.cause is None
     assert not result.get_asset_materialization_events()
+
+
+def test_a_source_whose_every_row_is_rejected_fails_with_the_reasons(tmp_path, pricer_home):
+    path = tmp_path / "all_bad.jsonl"
+    cheap = {"text": f"Kettle model 1. {BLURB}", "price": 0.10}
+    write_jsonl(path, [cheap, {"text": "short", "price": 20}, cheap | {"price": 0.2}])
+
+    result = materialize(str(path), pricer_home)
+
+    assert not result.success
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    reported = failure.step_failure_data.user_failure_data.description
+    assert reported == (
+        f"{path}: 0 of 3 rows kept, too few for 5 validation and 5 test items and some to train "
+        f"on; rejected: price_out_of_range 2 (first at {path}:1), text_too_short 1 (first at "
+        f"{path}:2)"
+    )
+    assert not result.get_asset_materialization_events()

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from safetensors.numpy import save
 
 from pipelines.launch import latest_metadata
 from pricer.data.items import Item
@@ -148,6 +150,10 @@ def small_hub(tmp_path_factory) -> Path:
         folder = home / f"epoch{epoch}"
         folder.mkdir()
         (folder / "adapter_config.json").write_text(json.dumps({"epoch": epoch}))
+        weights = save({"lora_A": np.full((4, 64), epoch, dtype=np.float32)})
+        # Epoch 2's weights stopped short on their way to the hub.
+        cut = weights[:-100] if epoch == 2 else weights
+        (folder / "adapter_model.safetensors").write_bytes(cut)
         store.push_folder(repo_id, folder, checkpoint_message("run-a", epoch))
     return home
 
@@ -168,6 +174,9 @@ def small_hub(tmp_path_factory) -> Path:
         (["--run", "run-a", "--jsonl", "bad.jsonl"], "bad.jsonl:2: no 'text' field"),
         (["--run", "run-a", "--jsonl", "broken.jsonl"], "broken.jsonl:1: not JSON"),
         (["--run", "run-a", "--jsonl", "latin1.jsonl"], "latin1.jsonl:2: not UTF-8 (byte 0xe9"),
+        (["--run", "run-a", "--epoch", "2", "a kettle"], "adapter_model.safetensors is cut short"),
+        (["--run", "run-a", "--batch-size", "0", "x"], "'0' is not a whole number of 1 or more"),
+        (["--run", "run-a", "--epoch", "1", "--base-model", "./gone", "x"], "base model './gone'"),
     ],
 )
 def test_mistakes_get_one_line_and_no_traceback(small_hub, args, message, monkeypatch):

@@ -136,6 +136,24 @@ def test_a_good_configuration_passes_from_the_config_alone(config_only_model):
         check_run_fits(settings, 15, config_only_model, device="cpu")
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"lr_scheduler": "cosine_annealing"}, "lr_scheduler='cosine_annealing' is not a"),
+        ({"optimizer": "adam"}, "optimizer='adam' is not a transformers optimizer"),
+        ({"optimizer": "paged_adamw_32bit"}, "pages its state through CUDA memory"),
+    ],
+)
+def test_an_unknown_scheduler_or_optimizer_is_refused_before_training(
+    change, message, config_only_model
+):
+    with pytest.raises(ValueError, match=message):
+        check_run_fits(TrainingRunConfig(**change).settings(), 200, config_only_model, "cpu")
+    # The same names, spelled as transformers spells them, pass the same call.
+    known = {"lr_scheduler": "cosine_with_restarts", "optimizer": "adamw_torch_fused"}
+    check_run_fits(TrainingRunConfig(**known).settings(), 200, config_only_model, "cpu")
+
+
 def test_a_batch_whose_logits_alone_overflow_the_gpu_is_refused(config_only_model):
     shape = model_shape(model_skeleton(config_only_model))
     free = 80 * 2**30  # an 80 GB card, empty

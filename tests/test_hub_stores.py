@@ -10,14 +10,17 @@ import logging
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hub_server import start_hub_server
 from huggingface_hub import constants
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+from safetensors.numpy import save
 
 from pricer.hub import CHECKPOINT_FILES
 from pricer.hub.hugging_face import HuggingFaceStore
 from pricer.hub.local_git import LocalGitStore
+from pricer.model.weight_files import DamagedWeights
 
 TOKEN = "hf_pricerTestTokenDoNotLeak"
 
@@ -27,7 +30,7 @@ def write_checkpoint(folder: Path, epoch: int) -> dict[str, bytes]:
     folder.mkdir(parents=True, exist_ok=True)
     kept = {
         "adapter_config.json": b'{"r": 8, "lora_alpha": 16, "peft_type": "LORA"}\n',
-        "adapter_model.safetensors": bytes([epoch, 0, 255, 13, 10]) * 50,
+        "adapter_model.safetensors": save({"lora_A": np.full((5, 50), epoch, dtype=np.uint8)}),
         "README.md": f"---\nlicense: apache-2.0\n---\n# epoch {epoch}\n".encode(),
     }
     for name, content in kept.items():
@@ -101,6 +104,26 @@ def test_a_revision_holds_only_the_files_its_folder_had(store, tmp_path):
 
     dest = store.download(repo_id, two.revision, tmp_path / "dl")
     assert checkpoint_bytes(dest) == second
+
+
+def test_a_revision_whose_weights_were_cut_short_is_named_and_the_others_still_load(
+    store, tmp_path
+):
+    repo_id = store.ensure_repo("run-cut")
+    whole = write_checkpoint(tmp_path / "epoch-1", 1)
+    one = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    write_checkpoint(tmp_path / "epoch-2", 2)
+    weights = tmp_path / "epoch-2" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-40])  # a copy that stopped before the end
+    two = store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
+
+    with pytest.raises(DamagedWeights) as refused:
+        store.download(repo_id, two.revision, tmp_path / "dl" / "two")
+    message = str(refused.value)
+    assert f"{repo_id}@{two.revision}" in message and "cut short" in message
+    assert "push the checkpoint again" in message
+    # Nothing was changed: the good revision still downloads whole.
+    assert checkpoint_bytes(store.download(repo_id, one.revision, tmp_path / "dl" / "one")) == whole
 
 
 def test_a_tag_moves_to_the_new_champion(store, tmp_path):

@@ -53,6 +53,16 @@ class CurationResult:
     def rows_kept(self) -> int:
         return len(self.items)
 
+    def rejection_summary(self) -> str:
+        """Each reason with its count and the first row it rejected: where to look first."""
+        first: dict[str, Rejection] = {}
+        for rejection in self.rejections:
+            first.setdefault(rejection.reason, rejection)
+        return ", ".join(
+            f"{reason} {count} (first at {first[reason].origin}:{first[reason].line})"
+            for reason, count in self.rejected.most_common()
+        )
+
 
 def curate(rows: list[RawRow], tokenizer: Tokenizer, rules: CurationRules) -> CurationResult:
     result = CurationResult(rows_in=len(rows), items=[])

@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass
 
 from pricer.data.curation import CurationResult, CurationRules, Tokenizer, curate
-from pricer.data.sources import read_source
+from pricer.data.sources import SourceError, read_source
 from pricer.data.splits import Splits, split_items
 
 
@@ -38,6 +38,13 @@ def build_dataset(
     train_size: int = 0,
 ) -> CuratedDataset:
     curation = curate(read_source(source, catalogue_size=catalogue_size), tokenizer, rules)
+    if curation.rows_kept <= validation_size + test_size:
+        # Said here, with the reasons, rather than by the split: the source is what needs a look.
+        raise SourceError(
+            f"{source}: {curation.rows_kept} of {curation.rows_in} rows kept, too few for "
+            f"{validation_size} validation and {test_size} test items and some to train on; "
+            f"rejected: {curation.rejection_summary() or 'none'}"
+        )
     splits = split_items(curation.items, validation_size, test_size, seed, train_size)
     return CuratedDataset(source, splits, curation, _version(splits))
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-# The files PEFT needs to load an adapter, plus the model card; trainer state stays local.
 # What PEFT needs to load an adapter; a checkpoint adds its model card once it has been scored.
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 CHECKPOINT_FILES = (*ADAPTER_FILES, "README.md")

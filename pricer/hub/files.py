@@ -1,9 +1,12 @@
-"""Staging a checkpoint's files in a folder of their own before a push."""
+"""A checkpoint's files on their way to a store and back: staged before a push, checked after a
+download."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+from pricer.model.weight_files import DamagedWeights, check_safetensors
 
 
 def copy_files(source: Path, dest: Path, names: tuple[str, ...]) -> Path:
@@ -14,3 +17,19 @@ def copy_files(source: Path, dest: Path, names: tuple[str, ...]) -> Path:
     for name in names:
         shutil.copy2(source / name, dest / name)
     return dest
+
+
+def checked_download(folder: Path, repo_id: str, revision: str) -> Path:
+    """`folder`, once its adapter weights are whole: a damaged copy in the store is named here, by
+    its revision, rather than deep inside PEFT's load."""
+    weights = folder / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise DamagedWeights(f"{repo_id}@{revision} holds no adapter_model.safetensors")
+    try:
+        check_safetensors(weights)
+    except DamagedWeights as error:
+        raise DamagedWeights(
+            f"{repo_id}@{revision}: {error}; the store's copy is damaged and was left as it is: "
+            "push the checkpoint again (materialize its hub_checkpoint asset) or use another one"
+        ) from error
+    return folder

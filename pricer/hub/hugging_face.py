@@ -9,6 +9,7 @@ from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RevisionNotFoundError
 
 from pricer.hub.base import CHECKPOINT_FILES, HubRevision
+from pricer.hub.files import checked_download
 
 
 class HuggingFaceStore:
@@ -61,7 +62,7 @@ class HuggingFaceStore:
         folder = self._api.snapshot_download(
             repo_id, revision=revision, local_dir=dest, allow_patterns=list(CHECKPOINT_FILES)
         )
-        return Path(folder)
+        return checked_download(Path(folder), repo_id, revision)
 
     def tag(self, repo_id: str, revision: str, tag: str) -> None:
         """Point `tag` at `revision`, moving it if it exists (a champion changes over time)."""

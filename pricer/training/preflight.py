@@ -30,6 +30,7 @@ def check_run_fits(
 ) -> None:
     """Raise ValueError, naming the setting to change, when the run cannot fit."""
     check_batch_fits_split(settings, train_items)
+    check_trainer_names(settings, device)
     skeleton = model_skeleton(model_path)
     find_target_modules(skeleton, settings.lora.target_modules)  # an unknown name raises
     free = free_gpu_bytes(device)
@@ -48,6 +49,33 @@ def check_batch_fits_split(settings: TrainingSettings, train_items: int) -> None
         raise ValueError(
             f"one optimizer step takes batch_size x gradient_accumulation_steps = {step_items} "
             f"items, more than the training split ({train_items} items): lower either"
+        )
+
+
+def check_trainer_names(settings: TrainingSettings, device: str) -> None:
+    """The scheduler and optimizer are names transformers knows, and the device can run them."""
+    import torch
+    from transformers.trainer_utils import SchedulerType
+    from transformers.training_args import OptimizerNames
+
+    schedulers = [kind.value for kind in SchedulerType]
+    if settings.lr_scheduler not in schedulers:
+        raise ValueError(
+            f"lr_scheduler={settings.lr_scheduler!r} is not a transformers scheduler: use one of "
+            + ", ".join(schedulers)
+        )
+    optimizers = ["auto", *(name.value for name in OptimizerNames)]
+    if settings.optimizer not in optimizers:
+        raise ValueError(
+            f"optimizer={settings.optimizer!r} is not a transformers optimizer: use 'auto' (paged "
+            "AdamW on a GPU, AdamW on the CPU) or one of transformers' OptimizerNames, such as "
+            "adamw_torch"
+        )
+    on_cuda = torch.cuda.is_available() and torch.device(_cuda_if_auto(device)).type == "cuda"
+    if settings.optimizer.startswith("paged_") and not on_cuda:
+        raise ValueError(
+            f"optimizer={settings.optimizer!r} pages its state through CUDA memory, and this run "
+            "trains on the CPU: use 'auto' or adamw_torch"
         )
 
 
@@ -96,8 +124,12 @@ def free_gpu_bytes(device: str) -> int | None:
     """Free memory on the CUDA device training would use; None when it trains elsewhere."""
     import torch
 
-    wanted = torch.device("cuda" if device == "auto" else device)
+    wanted = torch.device(_cuda_if_auto(device))
     if wanted.type != "cuda" or not torch.cuda.is_available():
         return None
     free, _ = torch.cuda.mem_get_info(wanted)
     return free
+
+
+def _cuda_if_auto(device: str) -> str:
+    return "cuda" if device == "auto" else device
