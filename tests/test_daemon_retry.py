@@ -84,8 +84,9 @@ def test_the_daemon_retries_a_killed_training_run_by_itself(
     with dg.DagsterInstance.get() as instance:
         prepare_training_inputs(instance, DATASET)
         instance.add_dynamic_partitions("training_runs", [run_key])
-        # One GPU: the killed step's slot must be freed for the retry to train.
-        instance.event_log_storage.set_concurrency_slots(TRAINING_POOL, 1)
+        # One GPU, one slot (docs/dagster.yaml): the killed step's slot must be freed for the
+        # retry to train.
+        assert instance.event_log_storage.get_concurrency_info(TRAINING_POOL).limit == 1
 
         def run(run_id: str) -> dg.DagsterRun:
             return instance.get_run_by_id(run_id)
