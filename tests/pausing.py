@@ -22,10 +22,14 @@ def arm(monkeypatch, points: list[str], folder: Path) -> None:
 
 
 def kill_when_paused(
-    folder: Path, point: str, still_running: Callable[[], bool], timeout_s: float = 600
+    folder: Path,
+    point: str,
+    still_running: Callable[[], bool],
+    timeout_s: float = 600,
+    sent: signal.Signals = signal.SIGKILL,
 ) -> dict:
-    """Wait until a process pauses at `point` (as armed, e.g. `late_in_epoch@2`), SIGKILL it, and
-    return what its marker says."""
+    """Wait until a process pauses at `point` (as armed, e.g. `late_in_epoch@2`), send it `sent`
+    (SIGKILL: wait until it is gone), and return what its marker says."""
     marker = folder / f"{point}.json"
     deadline = time.monotonic() + timeout_s
     while not marker.exists():
@@ -35,8 +39,9 @@ def kill_when_paused(
             raise AssertionError(f"nothing paused at {point} in {timeout_s:.0f} s")
         time.sleep(0.2)
     paused = json.loads(marker.read_text())
-    os.kill(paused["pid"], signal.SIGKILL)
-    _wait_gone(paused["pid"])
+    os.kill(paused["pid"], sent)
+    if sent == signal.SIGKILL:
+        _wait_gone(paused["pid"])
     return paused
 
 

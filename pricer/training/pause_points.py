@@ -5,8 +5,9 @@ reached, e.g. `PRICER_PAUSE_AT=early_in_epoch,save,hub_push`; `PRICER_PAUSE_DIR`
 A point that knows its epoch can be given one: `late_in_epoch@2` passes epoch 1 by and pauses in
 epoch 2. On reaching the first listed point that has not paused yet, the process writes
 `<PRICER_PAUSE_DIR>/<point as listed>.json` (its pid, the point and where it stood) and blocks, so
-a test can SIGKILL it from outside, as a preempted machine would. A point whose file exists is
-passed, so the retried process goes on to the next one. The preemption test drives this; see
+a test can SIGKILL it from outside, as a preempted machine would, or stop it with SIGTERM (the
+wait then ends, and training stops at that step's end). A point whose file exists is passed, so
+the retried process goes on to the next one. The preemption test drives this; see
 docs/preemption.md.
 """
 
@@ -16,6 +17,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+from pricer.training.stop_signals import stop_received
 
 POINTS = ("early_in_epoch", "late_in_epoch", "save", "hub_push", "evaluation")
 # Nobody killed the process: fail loudly rather than hang a forgotten setting forever.
@@ -42,5 +45,9 @@ def pause_at(point: str, **where: int | float | str) -> None:
     partial = marker.with_suffix(".partial")
     partial.write_text(json.dumps({"point": point, "pid": os.getpid(), **where}))
     partial.rename(marker)
-    time.sleep(_WAIT_S)
+    deadline = time.monotonic() + _WAIT_S
+    while time.monotonic() < deadline:
+        if stop_received() is not None:
+            return  # told to stop rather than killed: go on to the next step's end, and stop
+        time.sleep(0.1)
     raise RuntimeError(f"paused at {point} for {_WAIT_S:.0f} s and was not killed")

@@ -7,7 +7,8 @@ same training as one uninterrupted run (tests/test_training_resume.py shows it).
 
 Within an epoch, a checkpoint of the same kind is saved every `save_steps` steps. An attempt at
 epoch k that was killed leaves them behind, and the next attempt resumes from the newest instead
-of from the end of epoch k-1 (tests/test_preemption.py kills one at named points).
+of from the end of epoch k-1 (tests/test_preemption.py kills one at named points). A stop signal
+saves the step in progress first, and stops (stop_signals.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from transformers import PrinterCallback, TrainerCallback, TrainerState
 from pricer.data.items import Item
 from pricer.data.prompts import make_completion, make_prompt
 from pricer.model.lora import LoraSettings
-from pricer.training import step_checkpoints
+from pricer.training import step_checkpoints, stop_signals
 from pricer.training.epoch_result import EpochResult, Progress
 from pricer.training.pause_points import pause_at
 from pricer.training.settings import TrainingSettings
@@ -142,7 +143,12 @@ def train_epoch(
         epoch_dir,
         device,
         report_to,
-        callbacks=[_StopAfterEpoch(epoch), _ProgressReporter(progress, epoch), _PausePoints()],
+        callbacks=[
+            _StopAfterEpoch(epoch),
+            _ProgressReporter(progress, epoch),
+            _PausePoints(),
+            _StopAtStepEnd(),  # after the pause points: a stop that ends a pause saves that step
+        ],
     )
     setup_seconds = time.perf_counter() - started
     previous_step = _global_step(resume_from)
@@ -155,7 +161,9 @@ def train_epoch(
         trainer._load_from_checkpoint(str(left_behind))
         trainer.state = TrainerState.load_from_json(str(left_behind / "trainer_state.json"))
     else:
-        trainer.train(resume_from_checkpoint=str(start) if start else None)
+        with stop_signals.deferring_stop_signals():
+            trainer.train(resume_from_checkpoint=str(start) if start else None)
+        stop_signals.raise_if_stopped(trainer.state.global_step)
     eval_loss = trainer.evaluate()["eval_loss"]
     state = trainer.state
     checkpoint_dir = epoch_dir / f"checkpoint-{state.global_step}"
@@ -338,6 +346,16 @@ class _StopAfterEpoch(TrainerCallback):
     def on_epoch_end(self, args, state, control, **kwargs):
         control.should_save = True  # every epoch ends on a checkpoint, whatever save_steps is
         if state.epoch is not None and round(state.epoch) >= self.epoch:
+            control.should_training_stop = True
+        return control
+
+
+class _StopAtStepEnd(TrainerCallback):
+    """At the end of the optimizer step in progress when a stop signal came, saves and stops."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if stop_signals.stop_everywhere():
+            control.should_save = True
             control.should_training_stop = True
         return control
 
