@@ -8,7 +8,6 @@ retraining run never overwrites an earlier run's. The node's colour then gathers
 (red if epoch k overfitted in any of them); the partition's page gives each run's own answer.
 """
 
-import warnings
 from collections.abc import Iterator
 
 import dagster as dg
@@ -23,11 +22,7 @@ CHECK_NAME = "within_best_tolerance"
 
 
 def build_overfitting_marks(max_epochs: int) -> dg.AssetChecksDefinition:
-    with warnings.catch_warnings():
-        # Partitioned checks are a preview in Dagster 1.13, chosen knowingly (above): one warning
-        # per epoch in every step process says nothing new.
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-        specs = [_spec(epoch) for epoch in range(1, max_epochs + 1)]
+    specs = [_spec(epoch) for epoch in range(1, max_epochs + 1)]  # partitioned: partitions.py
 
     # can_subset: a run that trained fewer than max_epochs epochs has nothing to say about the
     # others, and says nothing rather than a made-up pass.

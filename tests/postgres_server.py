@@ -116,8 +116,45 @@ def wait_until_accepting(server: PostgresServer, process: subprocess.Popen, log:
             time.sleep(0.5)
 
 
+@dataclass
+class PostgresProcess:
+    """The server's process, which a test can stop and start again on the same data."""
+
+    bin_dir: Path
+    data: Path
+    log: Path
+    server: PostgresServer
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("a") as log_file:
+            self.process = subprocess.Popen(
+                [str(self.bin_dir / "postgres"), "-D", str(self.data)],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                preexec_fn=stop_with_parent,
+                **server_account(),
+            )
+        wait_until_accepting(self.server, self.process, self.log)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGINT)  # fast shutdown: clients are disconnected
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @contextlib.contextmanager
-def running_postgres(port: int) -> Iterator[PostgresServer]:
+def running_postgres(port: int) -> Iterator[PostgresProcess]:
     """A fresh cluster listening on 127.0.0.1:`port` only (no Unix socket), password required."""
     bin_dir = postgres_bin_dir()
     # Not under pytest's temp folder: as root that one is closed to the server's user.
@@ -131,23 +168,11 @@ def running_postgres(port: int) -> Iterator[PostgresServer]:
             settings.write(
                 f"listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = ''\n"
             )
-        with log.open("w") as log_file:
-            process = subprocess.Popen(
-                [str(bin_dir / "postgres"), "-D", str(data)],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                preexec_fn=stop_with_parent,
-                **server_account(),
-            )
+        running = PostgresProcess(bin_dir, data, log, server)
         try:
-            wait_until_accepting(server, process, log)
-            yield server
+            running.start()
+            yield running
         finally:
-            process.send_signal(signal.SIGINT)  # fast shutdown: clients are disconnected
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            running.stop()
     finally:
         shutil.rmtree(root)

@@ -156,8 +156,12 @@ def test_the_adapter_loads_with_peft_like_the_in_process_one(distributed, single
 def test_the_training_matches_one_process_over_the_same_global_batch(distributed, single):
     ddp, one = distributed.result, single
     assert [s for s, _ in ddp.step_losses] == [s for s, _ in one.step_losses] == [1, 2, 3, 4]
+    # Two ranks sum the batch's gradients in another order than one process, in bf16 (8 bits of
+    # mantissa): the losses drift apart by rounding. How far depends on the CPU's kernels: under
+    # 0.01% with AVX-512 BF16 on the development machine, up to 0.25% with an AMX Xeon's. 1% holds
+    # on both; the ranks' exact agreement (test above) is the sharp check of the synchronisation.
     assert [loss for _, loss in ddp.step_losses] == pytest.approx(
-        [loss for _, loss in one.step_losses], rel=1e-4
+        [loss for _, loss in one.step_losses], rel=1e-2
     )
     assert [lr for _, lr in ddp.step_learning_rates] == pytest.approx(
         [lr for _, lr in one.step_learning_rates], rel=1e-6
@@ -166,7 +170,8 @@ def test_the_training_matches_one_process_over_the_same_global_batch(distributed
     saved = load_file(ddp.checkpoint_dir / ADAPTER)
     in_process = load_file(one.checkpoint_dir / ADAPTER)
     for name, tensor in in_process.items():
-        assert saved[name].float().allclose(tensor.float(), rtol=1e-3, atol=1e-5), name
+        # The same rounding, four steps on: loose enough for the AMX Xeon's kernels.
+        assert saved[name].float().allclose(tensor.float(), rtol=1e-2, atol=1e-4), name
 
 
 def test_the_epoch_asset_trains_under_torchrun_when_asked(pricer_home, model_path, tmp_path):
