@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 from pricer.data.curation import CurationRules, curate
@@ -75,3 +76,45 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     print(f"\n{title}")
     for row in [header, ["-" * w for w in widths], *rows]:
         print("  ".join(str(cell).rjust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    run_id: str
+    step_key: str
+    launch_to_start: float  # the step's process starting and importing, before the step begins
+    launch_to_end: float
+
+
+def step_timings(instance) -> list[StepTiming]:
+    """Every successful step of every run on `instance`, timed from its event log."""
+    import dagster as dg
+
+    launched, begun, finished = {}, {}, {}
+    for run in instance.get_runs():
+        for entry in instance.all_logs(run.run_id):
+            event = entry.dagster_event
+            if event is None or event.step_key is None:
+                continue
+            key = (run.run_id, event.step_key)
+            if event.event_type == dg.DagsterEventType.STEP_WORKER_STARTING:
+                launched[key] = entry.timestamp
+            elif event.event_type == dg.DagsterEventType.STEP_START:
+                begun[key] = entry.timestamp
+            elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+                finished[key] = entry.timestamp
+    return [
+        StepTiming(*key, start - launched[key], finished[key] - launched[key])
+        for key, start in sorted(begun.items(), key=lambda item: item[1])
+        if key in launched and key in finished
+    ]
+
+
+def use_scratch_homes(home: Path, instance_settings: str = "") -> None:
+    """Point Dagster, pricer and W&B at folders under `home`. Step processes inherit the
+    variables, so everything a run writes lands there."""
+    os.environ.update(
+        DAGSTER_HOME=str(home / "dagster"), PRICER_HOME=str(home / "pricer"), WANDB_MODE="offline"
+    )
+    (home / "dagster").mkdir(parents=True, exist_ok=True)
+    (home / "dagster" / "dagster.yaml").write_text(instance_settings)

@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.common import print_table
+from bench.common import print_table, step_timings, use_scratch_homes
 from pipelines.presets import DEMO_DATASET, DEMO_TRAINING, TINY_DATASET, TINY_TRAINING
 
 
@@ -33,14 +33,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         home = Path(scratch)
-        # Step processes inherit these: everything lands in the scratch folder.
-        os.environ.update(
-            DAGSTER_HOME=str(home / "dagster"),
-            PRICER_HOME=str(home / "pricer"),
-            WANDB_MODE="offline",
-        )
-        (home / "dagster").mkdir()
-        (home / "dagster" / "dagster.yaml").touch()
+        use_scratch_homes(home)
         _convert_model_once(home / "pricer")
         direct = _direct(dataset, training, home / "direct")
         orchestrated, per_step = _through_dagster(dataset, training)
@@ -166,32 +159,11 @@ def _through_dagster(dataset: dict, training: dict) -> tuple[float, dict[str, li
     prepare(instance, dataset)
     train_new_run(instance, training)
     wall = time.perf_counter() - started
-    return wall, _step_costs(instance)
-
-
-def _step_costs(instance) -> dict[str, list[tuple[float, float]]]:
-    """Per step: seconds from launching its process to the step starting, and start to success."""
-    import dagster as dg
-
-    launched, begun, finished = {}, {}, {}
-    for run in instance.get_runs():
-        for entry in instance.all_logs(run.run_id):
-            event = entry.dagster_event
-            if event is None or event.step_key is None:
-                continue
-            key = (run.run_id, event.step_key)
-            if event.event_type == dg.DagsterEventType.STEP_WORKER_STARTING:
-                launched[key] = entry.timestamp
-            elif event.event_type == dg.DagsterEventType.STEP_START:
-                begun[key] = entry.timestamp
-            elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
-                finished[key] = entry.timestamp
     costs: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for key, start in begun.items():
-        if key in launched and key in finished:
-            kind = key[1].rstrip("0123456789").removesuffix("_epoch_")
-            costs[kind].append((start - launched[key], finished[key] - launched[key]))
-    return costs
+    for timing in step_timings(instance):
+        kind = timing.step_key.rstrip("0123456789").removesuffix("_epoch_")
+        costs[kind].append((timing.launch_to_start, timing.launch_to_end))
+    return wall, costs
 
 
 def _median(rows: list[tuple[float, float]], column: int) -> float:

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pytest
 from hub_server import start_hub_server
 from huggingface_hub.errors import RevisionNotFoundError
+from safetensors.numpy import save
 
 from pipelines.launch import latest_metadata, promote_champion_job, train_new_run
 from pipelines.presets import REAL_DATA_TRAINING, TINY_TRAINING
@@ -132,6 +134,8 @@ def pushed_pointer(store, tmp_path, run_key: str) -> ChampionPointer:
     folder = tmp_path / run_key
     folder.mkdir()
     (folder / "adapter_config.json").write_text(f'{{"run": "{run_key}"}}')
+    weights = {"lora_A": np.zeros((2, 8), dtype=np.float32)}
+    (folder / "adapter_model.safetensors").write_bytes(save(weights))
     repo_id = store.ensure_repo(run_key)
     revision = store.push_folder(repo_id, folder, f"{run_key} epoch 1").revision
     return ChampionPointer(repo_id, revision, run_key, 1, "local", "embedded")

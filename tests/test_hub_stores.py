@@ -1,24 +1,30 @@
 """Both checkpoint stores against the same contract, then what is particular to each.
 
 The Hugging Face store runs the real `huggingface_hub` client over HTTP against tests/hub_server.py;
-nothing in the client is patched.
+nothing in the client is patched. As on the Hub, the weights go through Git LFS.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import subprocess
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.error import HTTPError
 
 import numpy as np
 import pytest
-from hub_server import start_hub_server
+from hub_server import HubState, Repo, start_hub_server
 from huggingface_hub import constants
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from safetensors.numpy import save
 
 from pricer.hub import CHECKPOINT_FILES
-from pricer.hub.hugging_face import HuggingFaceStore
+from pricer.hub.hugging_face import ConcurrentPushError, HuggingFaceStore
 from pricer.hub.local_git import LocalGitStore
 from pricer.model.weight_files import DamagedWeights
 
@@ -45,18 +51,30 @@ def checkpoint_bytes(folder: Path) -> dict[str, bytes]:
     }
 
 
+@contextmanager
+def lfs_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, HubState]]:
+    """The test hub with `*.safetensors` in Git LFS, and a client that takes that path.
+
+    With hf_xet installed the client would send LFS files through Xet, which the test hub does not
+    speak. HF_HUB_DISABLE_XET is read when huggingface_hub is imported: set what it set.
+    """
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    with start_hub_server(TOKEN, lfs=True) as served:
+        yield served
+
+
 @pytest.fixture(params=["local", "huggingface"])
-def store(request, tmp_path):
+def store(request, tmp_path, monkeypatch):
     if request.param == "local":
         yield LocalGitStore(tmp_path / "hub")
     else:
-        with start_hub_server(TOKEN) as (url, _):
+        with lfs_hub(monkeypatch) as (url, _):
             yield HuggingFaceStore(TOKEN, endpoint=url)
 
 
 @pytest.fixture
-def hub():
-    with start_hub_server(TOKEN) as served:
+def hub(monkeypatch):
+    with lfs_hub(monkeypatch) as served:
         yield served
 
 
@@ -299,6 +317,76 @@ def test_hf_push_sends_only_checkpoint_files_one_commit_each(hub, tmp_path):
     assert one.url == f"{url}/{repo_id}/tree/{one.revision}"
 
 
+def test_hf_weights_go_through_lfs_and_come_back_byte_for_byte(hub, tmp_path):
+    url, state = hub
+    store = HuggingFaceStore(TOKEN, endpoint=url)
+    repo_id = store.ensure_repo("run")
+    kept = write_checkpoint(tmp_path / "epoch-1", 1)
+
+    one = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+
+    weights = kept["adapter_model.safetensors"]
+    sha256 = hashlib.sha256(weights).hexdigest()
+    repo = state.repos[repo_id]
+    # The weights were PUT as an LFS object the commit names; the text files went inside it.
+    assert repo.lfs_objects == {sha256: weights}
+    assert repo.commits[one.revision].lfs == {"adapter_model.safetensors": sha256}
+    assert set(repo.commits[one.revision].files) == {".gitattributes", *kept}
+    dest = store.download(repo_id, one.revision, tmp_path / "dl")
+    assert checkpoint_bytes(dest) == kept
+
+
+def test_hf_push_racing_another_writer_fails_instead_of_overwriting_it(hub, tmp_path):
+    url, state = hub
+    store = HuggingFaceStore(TOKEN, endpoint=url)
+    other_writer = HuggingFaceStore(TOKEN, endpoint=url)
+    repo_id = store.ensure_repo("run")
+    write_checkpoint(tmp_path / "epoch-1", 1)
+    write_checkpoint(tmp_path / "epoch-2", 2)
+    others = write_checkpoint(tmp_path / "other", 3)
+    one = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    raced = []
+    # The other writer pushes after this push has read the head, just before its commit lands.
+    state.race_next_commit(
+        lambda: raced.append(other_writer.push_folder(repo_id, tmp_path / "other", "other"))
+    )
+
+    with pytest.raises(ConcurrentPushError) as refused:
+        store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
+
+    message = str(refused.value)
+    assert f"{repo_id} moved from {one.revision} to {raced[0].revision}" in message
+    assert message.endswith("Nothing was committed: push the checkpoint again")
+    repo = state.repos[repo_id]
+    assert first_parent_messages(repo) == ["other", "epoch 1", "initial commit"]
+    assert len(repo.commits) == 3  # epoch 2 is nowhere, not even off the branch
+    assert checkpoint_bytes(store.download(repo_id, "main", tmp_path / "dl")) == others
+
+
+def test_hub_refuses_a_commit_naming_an_lfs_object_never_uploaded(hub):
+    url, state = hub
+    repo_id = HuggingFaceStore(TOKEN, endpoint=url).ensure_repo("run")
+    lines = [
+        {"key": "header", "value": {"summary": "weights nobody uploaded", "description": ""}},
+        {
+            "key": "lfsFile",
+            "value": {"path": "adapter_model.safetensors", "algo": "sha256", "oid": "0" * 64},
+        },
+    ]
+    commit = urllib.request.Request(
+        f"{url}/api/models/{repo_id}/commit/main",
+        data=b"".join(json.dumps(line).encode() + b"\n" for line in lines),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-ndjson"},
+    )
+
+    with pytest.raises(HTTPError) as refused:
+        urllib.request.urlopen(commit)
+
+    assert refused.value.code == 400
+    assert "was never uploaded" in refused.value.headers["X-Error-Message"]
+    assert len(state.repos[repo_id].commits) == 1  # the initial one only
+
+
 def test_hf_wrong_token_is_rejected(hub, tmp_path):
     url, state = hub
     repo_id = HuggingFaceStore(TOKEN, endpoint=url).ensure_repo("run")
@@ -350,3 +438,12 @@ def test_hf_push_is_refused_offline(hub, tmp_path, monkeypatch):
 def revisions(store, repo_id: str) -> list[str]:
     """Every pushed revision of a repo in the local store, newest first."""
     return [revision for revision, _ in store.history(repo_id)]
+
+
+def first_parent_messages(repo: Repo) -> list[str]:
+    """The commit messages on a test hub repo's main branch, newest first."""
+    messages, oid = [], repo.branches["main"]
+    while oid is not None:
+        messages.append(repo.commits[oid].message)
+        oid = repo.commits[oid].parent
+    return messages

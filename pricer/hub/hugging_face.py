@@ -11,6 +11,12 @@ from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, Revisio
 from pricer.hub.base import CHECKPOINT_FILES, HubRevision
 from pricer.hub.files import checked_download
 
+_BRANCH = "main"
+
+
+class ConcurrentPushError(RuntimeError):
+    """Another writer moved the repo's branch during a push; the push committed nothing."""
+
 
 class HuggingFaceStore:
     """Repos are `<namespace>/<name>`; the namespace defaults to the token's user.
@@ -46,15 +52,30 @@ class HuggingFaceStore:
             raise FileNotFoundError(f"none of {CHECKPOINT_FILES} in {folder}")
         # The Hub keeps a commit's subject and body apart, as git's first line and the rest.
         subject, _, body = message.partition("\n\n")
-        info = self._api.upload_folder(
-            repo_id=repo_id,
-            folder_path=folder,
-            commit_message=subject,
-            commit_description=body or None,
-            allow_patterns=list(CHECKPOINT_FILES),
-            # A checkpoint is a snapshot, as in the local store: drop checkpoint files it lacks.
-            delete_patterns=list(CHECKPOINT_FILES),
-        )
+        # The compare-and-swap of the local store: the Hub refuses (412) a commit whose parent is
+        # no longer the branch head, so a checkpoint another writer pushed meanwhile is kept.
+        parent = self._head(repo_id)
+        try:
+            info = self._api.upload_folder(
+                repo_id=repo_id,
+                folder_path=folder,
+                revision=_BRANCH,
+                parent_commit=parent,
+                commit_message=subject,
+                commit_description=body or None,
+                allow_patterns=list(CHECKPOINT_FILES),
+                # A checkpoint is a snapshot, as in the local store: drop checkpoint files it lacks.
+                delete_patterns=list(CHECKPOINT_FILES),
+            )
+        except HfHubHTTPError as error:
+            if error.response.status_code != 412:
+                raise
+            raise ConcurrentPushError(
+                f"{repo_id} moved from {parent} to {self._head(repo_id)} while this checkpoint was"
+                " being pushed: another writer pushed to it. Nothing was committed: push the"
+                " checkpoint again"
+            ) from error
+        # Identical files commit nothing, and the client answers with the head they are already in.
         return HubRevision(repo_id, info.oid, f"{self._api.endpoint}/{repo_id}/tree/{info.oid}")
 
     def download(self, repo_id: str, revision: str, dest: Path) -> Path:
@@ -81,6 +102,9 @@ class HuggingFaceStore:
         _require_online("remove a tag")
         with contextlib.suppress(RevisionNotFoundError):
             self._api.delete_tag(repo_id, tag=tag)
+
+    def _head(self, repo_id: str) -> str | None:
+        return self._api.repo_info(repo_id, revision=_BRANCH).sha
 
 
 def _require_online(action: str) -> None:
