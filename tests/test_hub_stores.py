@@ -24,7 +24,8 @@ from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from safetensors.numpy import save
 
 from pricer.hub import CHECKPOINT_FILES
-from pricer.hub.hugging_face import ConcurrentPushError, HuggingFaceStore
+from pricer.hub.base import ConcurrentPushError
+from pricer.hub.hugging_face import HuggingFaceStore
 from pricer.hub.local_git import LocalGitStore
 from pricer.model.weight_files import DamagedWeights
 
@@ -231,8 +232,9 @@ def test_local_push_racing_another_fails_instead_of_dropping_it(tmp_path, monkey
         move_branch(path, commit, parent)
 
     monkeypatch.setattr(store, "_move_branch", another_push_first)
-    with pytest.raises(RuntimeError, match="update-ref"):
+    with pytest.raises(ConcurrentPushError) as refused:
         store.push_folder(repo_id, tmp_path / "epoch-2", "epoch 2")
+    assert f"{repo_id} moved from {one.revision} to {raced[0].revision}" in str(refused.value)
 
     assert revisions(store, repo_id) == [raced[0].revision, one.revision]
 

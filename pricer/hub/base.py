@@ -20,6 +20,17 @@ class HubRevision:
     url: str
 
 
+class ConcurrentPushError(RuntimeError):
+    """Another writer moved the repo's branch during a push; the push committed nothing."""
+
+    @classmethod
+    def of(cls, repo_id: str, read: str | None, now: str | None) -> ConcurrentPushError:
+        return cls(
+            f"{repo_id} moved from {read} to {now} while this checkpoint was being pushed: "
+            "another writer pushed to it. Nothing was committed: push the checkpoint again"
+        )
+
+
 class CheckpointStore(Protocol):
     def ensure_repo(self, name: str) -> str:
         """Create the repo if missing (private where the store has privacy); return its id."""

@@ -8,14 +8,10 @@ from pathlib import Path
 from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RevisionNotFoundError
 
-from pricer.hub.base import CHECKPOINT_FILES, HubRevision
+from pricer.hub.base import CHECKPOINT_FILES, ConcurrentPushError, HubRevision
 from pricer.hub.files import checked_download
 
 _BRANCH = "main"
-
-
-class ConcurrentPushError(RuntimeError):
-    """Another writer moved the repo's branch during a push; the push committed nothing."""
 
 
 class HuggingFaceStore:
@@ -70,11 +66,7 @@ class HuggingFaceStore:
         except HfHubHTTPError as error:
             if error.response.status_code != 412:
                 raise
-            raise ConcurrentPushError(
-                f"{repo_id} moved from {parent} to {self._head(repo_id)} while this checkpoint was"
-                " being pushed: another writer pushed to it. Nothing was committed: push the"
-                " checkpoint again"
-            ) from error
+            raise ConcurrentPushError.of(repo_id, parent, self._head(repo_id)) from error
         # Identical files commit nothing, and the client answers with the head they are already in.
         return HubRevision(repo_id, info.oid, f"{self._api.endpoint}/{repo_id}/tree/{info.oid}")
 

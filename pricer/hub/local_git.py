@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from pricer.hub.base import CHECKPOINT_FILES, HubRevision
+from pricer.hub.base import CHECKPOINT_FILES, ConcurrentPushError, HubRevision
 from pricer.hub.files import checked_download
 from pricer.training.pause_points import pause_at
 
@@ -104,7 +104,15 @@ class LocalGitStore:
     def _move_branch(self, path: Path, commit: str, parent: str | None) -> None:
         # The one step that publishes a push. Compare-and-swap: fails rather than dropping a commit
         # pushed in between; an empty old value means the branch must not exist yet.
-        _git(path, "update-ref", _BRANCH, commit, parent or "")
+        try:
+            _git(path, "update-ref", _BRANCH, commit, parent or "")
+        except RuntimeError as error:
+            now = self._head(path)
+            if now == parent:
+                raise  # the branch did not move: some other failure
+            raise ConcurrentPushError.of(
+                path.relative_to(self.root).as_posix(), parent, now
+            ) from error
 
     def _head(self, path: Path) -> str | None:
         return _git(path, "rev-parse", "--verify", "--quiet", _BRANCH, check=False) or None
