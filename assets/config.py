@@ -41,6 +41,13 @@ class TrainingRunConfig(LoraConfig):
     length_grouped: bool = Field(
         default=_RECIPE.length_grouped, description="batch items of similar length: less padding"
     )
+    torch_compile: bool = Field(
+        default=_RECIPE.torch_compile, description="compile the model with torch.compile"
+    )
+    liger_kernel: bool = Field(
+        default=_RECIPE.liger_kernel,
+        description="Liger's Triton kernels for RMSNorm, RoPE and SwiGLU (a CUDA GPU only)",
+    )
     seed: int = _RECIPE.seed
     save_steps: int = Field(
         default=_RECIPE.save_steps, description="a step checkpoint every this many steps"

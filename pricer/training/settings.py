@@ -24,6 +24,9 @@ class TrainingSettings:
     optimizer: str = "auto"  # paged AdamW 32-bit on a GPU, plain AdamW on the CPU
     gradient_checkpointing: bool = False
     length_grouped: bool = False  # batches of similar lengths; pays only where lengths vary
+    # Speed levers, off in the recipe until measured on a GPU (docs/gpu/README.md):
+    torch_compile: bool = False  # the model compiled by torch.compile, as transformers does it
+    liger_kernel: bool = False  # Liger's Triton RMSNorm, RoPE and SwiGLU; a CUDA GPU only
     seed: int = 42
     # A full checkpoint (adapter, optimizer, scheduler, RNG, trainer state) every this many steps:
     # a killed epoch resumes from the last one and redoes at most this many steps.

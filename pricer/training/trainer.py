@@ -54,6 +54,8 @@ def build_trainer(
     device = pick_device(device)
     tokenizer = load_tokenizer(model_path)
     tokenizer.padding_side = "right"
+    if settings.liger_kernel:
+        _patch_llama_with_liger()  # before the model is built: it swaps the classes' modules
     model = load_quantized(model_path, device)
     use_cuda = device == "cuda"
     config = SFTConfig(
@@ -70,6 +72,7 @@ def build_trainer(
         max_grad_norm=settings.max_grad_norm,
         optim=_optimizer(settings.optimizer, use_cuda),
         gradient_checkpointing=settings.gradient_checkpointing,
+        torch_compile=settings.torch_compile,
         # Batches of similar lengths carry less padding; the order is still seeded and resumable.
         train_sampling_strategy="group_by_length" if settings.length_grouped else "random",
         bf16=True,
@@ -182,6 +185,17 @@ def train_epoch(
         time.perf_counter() - started,
         setup_seconds,
         eval_loss,
+    )
+
+
+def _patch_llama_with_liger() -> None:
+    # Only what applies under TRL 1.16 with a 4-bit base: TRL's own head refuses Liger's fused
+    # linear cross-entropy, so the loss stays TRL's. The patch is global to the process, which is
+    # the step's own.
+    from liger_kernel.transformers import apply_liger_kernel_to_llama
+
+    apply_liger_kernel_to_llama(
+        rope=True, rms_norm=True, swiglu=True, cross_entropy=False, fused_linear_cross_entropy=False
     )
 
 
