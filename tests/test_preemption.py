@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from pausing import arm, check_one_push_per_epoch, epoch_starts, kill_when_paused
+from pausing import arm, check_one_push_per_epoch, epoch_starts, signal_when_paused
 
 from assets.config import TrainingRunConfig
 from pipelines.launch import latest_metadata
@@ -95,7 +95,7 @@ def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
         attempt = Attempt(first_run)
         killed = []
         for point in KILLS:
-            paused = kill_when_paused(pauses, point, attempt.running)
+            paused = signal_when_paused(pauses, point, attempt.running)
             failed_id = attempt.finish()
             failed = instance.get_run_by_id(failed_id)
             assert failed.status == dg.DagsterRunStatus.FAILURE

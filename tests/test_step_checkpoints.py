@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pausing import arm, kill_when_paused
+from pausing import arm, signal_when_paused
 
 from pricer.data.catalogue import generate_catalogue
 from pricer.data.curation import CurationRules, curate
@@ -73,7 +73,7 @@ def test_killed_epoch_resumes_from_its_last_whole_checkpoint(
     for points in (["late_in_epoch"], ["late_in_epoch", "save"]):
         arm(monkeypatch, points, pauses)
         attempt = _attempt(spec)
-        paused = kill_when_paused(pauses, points[-1], lambda p=attempt: p.poll() is None)
+        paused = signal_when_paused(pauses, points[-1], lambda p=attempt: p.poll() is None)
         attempt.wait()
         # Killed after step 5, then while saving step 6: only step 4's checkpoint is whole.
         assert paused["global_step"] == {"late_in_epoch": 5, "save": 6}[points[-1]]
@@ -107,7 +107,7 @@ def test_a_stop_signal_saves_the_step_in_progress_and_the_retry_redoes_none(
     attempt = _attempt(spec, stderr=subprocess.PIPE)
 
     # Told to stop during step 3, two steps after the last save_steps checkpoint (step 2).
-    paused = kill_when_paused(pauses, "early_in_epoch", lambda: attempt.poll() is None, sent=sent)
+    paused = signal_when_paused(pauses, "early_in_epoch", lambda: attempt.poll() is None, sent=sent)
     _, errors = attempt.communicate(timeout=300)
     assert paused["global_step"] == 3
     assert attempt.returncode != 0

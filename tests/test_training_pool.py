@@ -1,7 +1,7 @@
 """Two runs never train at once on one instance: the training steps share a pool of one slot.
 
-Each run is its own process on the instance `docs/dagster.yaml` configures, as two runs launched
-by a cron and a sensor would be. The first holds the pool until the second has been seen blocked.
+Each run is its own process on the instance `docs/dagster.yaml` configures, materializing one
+asset in the training pool. The first holds the pool until the second has been seen blocked.
 
 Run as a script, this file is one of those runs.
 """
@@ -19,7 +19,6 @@ from pathlib import Path
 import dagster as dg
 
 from assets.epoch_keys import TRAINING_POOL
-from pipelines.definitions import defs
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCKED = f"Step blocked by limit for pool {TRAINING_POOL}"
@@ -35,6 +34,8 @@ def holds_the_gpu() -> None:
 
 
 def test_every_training_step_is_in_the_pool_and_nothing_else_is_in_any():
+    from pipelines.definitions import defs  # here: the script's runs need none of it
+
     # The instance's limit is a default for every pool: no other step may fall under it.
     assets = [a for a in defs.resolve_asset_graph().assets_defs if a.is_executable]
     pools = {key.path[-1]: a.op.pool for a in assets for key in a.keys}
@@ -56,17 +57,19 @@ def test_a_second_run_waits_for_the_first_to_leave_the_pool(tmp_path):
         command = [sys.executable, __file__]
         return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log.open("w"))
 
-    first = launch(logs[0])
-    _wait_for(logs[0], "STEP_START", first)
-    second = launch(logs[1])
+    runs = [launch(logs[0])]
     try:
-        _wait_for(logs[1], BLOCKED, second)
-    finally:
+        _wait_for(logs[0], "STEP_START", runs[0])
+        runs.append(launch(logs[1]))
+        _wait_for(logs[1], BLOCKED, runs[1])
         release.touch()
-        spans = [json.loads(run.communicate(timeout=300)[0]) for run in (first, second)]
-    assert first.returncode == second.returncode == 0
-    (_, first_end), (second_start, _) = spans
-    assert first_end <= second_start, f"the runs trained at once: {spans}"
+        printed = [run.communicate(timeout=300)[0] for run in runs]
+    finally:
+        for run in runs:
+            run.kill()  # no-op for a run that ended
+    assert [run.returncode for run in runs] == [0, 0], [log.read_text() for log in logs]
+    (_, first_end), (second_start, _) = [json.loads(out) for out in printed]
+    assert first_end <= second_start, f"the runs trained at once: {printed}"
     assert BLOCKED not in logs[0].read_text()
 
 

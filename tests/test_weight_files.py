@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +39,34 @@ def test_a_file_cut_inside_its_header_is_named(tmp_path, keep):
         check_safetensors(weights)
 
 
-def test_text_saved_under_the_weights_name_is_not_safetensors(tmp_path):
+@pytest.mark.parametrize("header", [b"<html>oops</html>", b'["a", "list"]', b'{"a": {"x": 1}}'])
+def test_a_header_that_is_not_a_safetensors_header_is_named(tmp_path, header):
     weights = tmp_path / "model.safetensors"
-    weights.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00<html>oops</html>")
-    with pytest.raises(DamagedWeights, match="its header is not JSON"):
+    weights.write_bytes(len(header).to_bytes(8, "little") + header)
+    with pytest.raises(DamagedWeights, match="is not safetensors: its header is not one"):
         check_safetensors(weights)
+
+
+def test_a_file_longer_than_its_header_says_is_named(tmp_path):
+    weights = _weights(tmp_path / "model.safetensors")
+    size = weights.stat().st_size
+    weights.write_bytes(weights.read_bytes() + b"\0" * 10)
+    with pytest.raises(DamagedWeights, match=rf"is {size + 10:,} bytes, longer than the {size:,}"):
+        check_safetensors(weights)
+
+
+def test_a_sharded_folder_missing_a_listed_shard_is_named(tmp_path):
+    folder = _model_folder(tmp_path / "base")
+    (folder / "model.safetensors").rename(folder / "model-00001-of-00002.safetensors")
+    index = {
+        "weight_map": {
+            "a": "model-00001-of-00002.safetensors",
+            "b": "model-00002-of-00002.safetensors",
+        }
+    }
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    with pytest.raises(ValueError, match=r"lacks model-00002-of-00002\.safetensors, which model"):
+        resolve_base_model(str(folder), tmp_path / "cache")
 
 
 def _model_folder(folder: Path) -> Path:

@@ -108,8 +108,9 @@ class LocalGitStore:
             _git(path, "update-ref", _BRANCH, commit, parent or "")
         except RuntimeError as error:
             now = self._head(path)
-            if now == parent:
-                raise  # the branch did not move: some other failure
+            # The branch moved, or another writer holds its lock mid-move: either way, a race.
+            if now == parent and "cannot lock ref" not in str(error):
+                raise
             raise ConcurrentPushError.of(
                 path.relative_to(self.root).as_posix(), parent, now
             ) from error

@@ -52,12 +52,10 @@ def resolve_base_model(model_id: str, cache_dir: Path) -> str:
 
 
 def _names_a_folder(model_id: str) -> bool:
-    # A Hub id is "name" or "owner/name"; anything else, or a folder that is there, is a path.
-    return (
-        Path(model_id).expanduser().exists()
-        or model_id.startswith(("/", ".", "~"))
-        or (model_id.count("/") > 1)
-    )
+    # A Hub id is "name" or "owner/name". A folder that is there, or anything absolute, starting
+    # with . or ~, or with two slashes or more, is a path. ("models/llama" missing goes to the Hub.)
+    path = Path(model_id).expanduser()
+    return path.is_dir() or model_id.startswith(("/", ".", "~")) or model_id.count("/") > 1
 
 
 def _checked_folder(model_id: str) -> str:

@@ -5,10 +5,11 @@ reached, e.g. `PRICER_PAUSE_AT=early_in_epoch,save,hub_push`; `PRICER_PAUSE_DIR`
 A point that knows its epoch can be given one: `late_in_epoch@2` passes epoch 1 by and pauses in
 epoch 2. On reaching the first listed point that has not paused yet, the process writes
 `<PRICER_PAUSE_DIR>/<point as listed>.json` (its pid, the point and where it stood) and blocks, so
-a test can SIGKILL it from outside, as a preempted machine would, or stop it with SIGTERM (the
-wait then ends, and training stops at that step's end). A point whose file exists is passed, so
-the retried process goes on to the next one. The preemption test drives this; see
-docs/preemption.md.
+a test can SIGKILL it from outside, as a preempted machine would. At the points inside training
+(early_in_epoch, late_in_epoch, save), a stop signal (stop_signals.py) ends the wait too, and
+training stops at that step's end; elsewhere a signal acts as it always does. A point whose file
+exists is passed, so the retried process goes on to the next one. The preemption test drives
+this; see docs/preemption.md.
 """
 
 from __future__ import annotations

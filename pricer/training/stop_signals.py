@@ -1,15 +1,20 @@
 """A stop signal ends training at the next optimizer step, after a step checkpoint of that step.
 
-Kubernetes and spot machines send SIGTERM before they kill; Dagster interrupts a terminated run's
-step processes with SIGINT. Either would otherwise stop training mid-step and lose every step since
-the last `save_steps` checkpoint. While an epoch trains, both only note that a stop was asked for;
-the trainer then saves at the end of the step in progress and stops (trainer.py's
-`_StopAtStepEnd`), and the epoch raises:
+Whatever stops a step (a run terminated from the UI, a Kubernetes pod or spot machine told to go)
+would otherwise stop training mid-step and lose every step since the last `save_steps` checkpoint.
+While an epoch trains, SIGINT and SIGTERM only note that a stop was asked for; the trainer then
+saves at the end of the step in progress and stops (trainer.py's `_StopAtStepEnd`), and the epoch
+raises:
 
-- SIGTERM raises `StoppedBySignal`, a failure: the daemon retries failed runs, and the retry
-  resumes from the saved step (a preempted machine should come back).
-- SIGINT raises KeyboardInterrupt, which Dagster reports as the run's cancellation: a person
-  stopped it, and nothing retries it. Re-executing it from failure resumes from the saved step.
+- SIGINT raises KeyboardInterrupt, as Dagster expects of an interrupted step. Under the
+  multiprocess executor this is the signal every step gets: the run worker turns its own
+  SIGTERM, or a termination asked for in the UI, into SIGINT for its step processes. Dagster then
+  ends the run CANCELED if a person asked to terminate it (nothing retries it), and FAILURE
+  otherwise, which the daemon retries.
+- SIGTERM, which reaches the step itself only where the step is its pod's own process (a
+  step-per-pod executor), raises `StoppedBySignal`: a failure, retried likewise.
+
+Either way the retry, or a re-execution from failure, resumes at the saved step.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ class StoppedBySignal(RuntimeError):
     """Training stopped on SIGTERM, its last step saved: a retry resumes from that step."""
 
 
-_received: signal.Signals | None = None  # set by the handler below, in the main thread
+# The first stop signal of the current training block: set by its handler, or by the ranks'
+# agreement under DDP; cleared once the epoch has raised for it.
+_received: signal.Signals | None = None
 
 
 def stop_received() -> signal.Signals | None:
@@ -47,25 +54,37 @@ def deferring_stop_signals() -> Iterator[None]:
 
     def note(number: int, _frame: object) -> None:
         global _received
-        _received = signal.Signals(number)
+        if _received is None:
+            _received = signal.Signals(number)
+            return
+        # Asked twice: the step is not reaching a step's end. Act as if never deferred.
+        _restore(previous)
+        signal.raise_signal(number)
 
     for number in STOP_SIGNALS:
         signal.signal(number, note)
     try:
         yield
     finally:
-        for number, handler in previous.items():
+        _restore(previous)
+
+
+def _restore(handlers: dict) -> None:
+    for number, handler in handlers.items():
+        if handler is not None:  # None: set from C, and Python cannot put it back
             signal.signal(number, handler)
 
 
 def raise_if_stopped(global_step: int) -> None:
-    if _received is None:
+    global _received
+    received, _received = _received, None
+    if received is None:
         return
     message = (
-        f"stopped by {_received.name} after global step {global_step}, which is saved: a retry "
+        f"stopped by {received.name} after global step {global_step}, which is saved: a retry "
         "of this step resumes there"
     )
-    if _received == signal.SIGINT:
+    if received == signal.SIGINT:
         raise KeyboardInterrupt(message)
     raise StoppedBySignal(message)
 
@@ -83,6 +102,6 @@ def stop_everywhere() -> bool:
     device = "cuda" if dist.get_backend() == "nccl" else "cpu"
     flag = torch.tensor([0 if _received is None else int(_received)], device=device)
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    if flag.item() and _received is None:
+    if flag.item():  # every rank takes the same signal, so every rank raises alike
         _received = signal.Signals(int(flag.item()))
     return bool(flag.item())

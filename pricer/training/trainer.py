@@ -55,6 +55,11 @@ def build_trainer(
     tokenizer = load_tokenizer(model_path)
     tokenizer.padding_side = "right"
     if settings.liger_kernel:
+        from transformers import AutoConfig
+
+        from pricer.training.preflight import check_liger_applies
+
+        check_liger_applies(AutoConfig.from_pretrained(model_path).model_type)
         _patch_llama_with_liger()  # before the model is built: it swaps the classes' modules
     model = load_quantized(model_path, device)
     use_cuda = device == "cuda"
