@@ -17,8 +17,9 @@ from pricer.plots import loss_curve
 from pricer.training.distributed import EpochSpec
 from pricer.training.preflight import check_run_fits
 from pricer.training.settings import TrainingSettings
+from pricer.training.state_in_hub import epoch_state_here, keep_epoch_state
 from pricer.training.trained_epoch import TrainedEpoch, after_epoch, require_same_dataset
-from resources import ComputeResource, TrackerResource
+from resources import ComputeResource, HubResource, TrackerResource
 from resources.launcher import EpochTrainer, LaunchedEpoch
 
 
@@ -28,6 +29,7 @@ class _EpochInputs(NamedTuple):
     trainer: EpochTrainer
     tracker: TrackerResource
     compute: ComputeResource
+    hub: HubResource
     dataset: CuratedDataset
     base: BaseModelSpec
 
@@ -51,11 +53,12 @@ def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
         **in_epoch(epoch),
         description=f"The LoRA adapter after epoch {epoch} of a training run (TRL SFTTrainer, "
         "loss on the price only), resumed from the epoch before with optimizer, scheduler and "
-        "RNG state, so the run trains exactly as one continuous run would.",
+        "RNG state, so the run trains exactly as one continuous run would. That state is also kept "
+        "on a branch of the run's hub repo, so a retry on another machine resumes from it.",
     )
 
     def train(context, inputs: _EpochInputs, settings, previous):
-        trainer, tracker, compute, dataset, base = inputs
+        trainer, tracker, compute, hub, dataset, base = inputs
         run_key = context.partition_key
         if epoch > settings.epochs:
             context.log.info(f"{run_key} trains {settings.epochs} epochs: epoch {epoch} is not one")
@@ -64,17 +67,29 @@ def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
             context.log.info(f"overfitting began before epoch {epoch}: stopping {run_key} early")
             return
         require_same_dataset(previous, dataset.version)
+        output_dir = compute.run_dir(run_key) / "trainer"
+        store = hub.store()
+        repo_id = store.ensure_repo(run_key)
+        resume_from = None
+        if previous is not None:
+            # Where this machine keeps it: the run may have trained epoch k-1 on another one.
+            here = output_dir / f"epoch_{epoch - 1}" / Path(previous.checkpoint_dir).name
+            resume_from, fetched = epoch_state_here(store, repo_id, here, epoch - 1)
+            if fetched:
+                context.log.info(f"epoch {epoch - 1}'s trainer state fetched from {repo_id}")
         spec = EpochSpec(
             model_path=base.path,
             train_items=dataset.splits.train,
             eval_items=dataset.splits.validation,
             settings=settings,
             epoch=epoch,
-            output_dir=compute.run_dir(run_key) / "trainer",
-            resume_from=previous.checkpoint_dir if previous else None,
+            output_dir=output_dir,
+            resume_from=resume_from,
             device=compute.device,
         )
         launched = trainer.train_epoch(context, spec, tracker)
+        kept = keep_epoch_state(store, repo_id, launched.result.checkpoint_dir, epoch)
+        context.log.info(f"epoch {epoch}'s trainer state kept at {repo_id}@{kept.revision[:12]}")
         trained = after_epoch(previous, launched.result, run_key, settings, dataset.version)
         yield dg.Output(trained, metadata=_metadata(launched, trained, tracker.mode))
 
@@ -87,6 +102,7 @@ def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
             epoch_trainer: EpochTrainer,
             tracker: TrackerResource,
             compute: ComputeResource,
+            hub: HubResource,
             product_dataset: CuratedDataset,
             quantized_base_model: BaseModelSpec,
         ):
@@ -101,7 +117,7 @@ def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
                 compute.device,
             )
             inputs = _EpochInputs(
-                epoch_trainer, tracker, compute, product_dataset, quantized_base_model
+                epoch_trainer, tracker, compute, hub, product_dataset, quantized_base_model
             )
             yield from train(context, inputs, settings, previous=None)
 
@@ -113,12 +129,13 @@ def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
         epoch_trainer: EpochTrainer,
         tracker: TrackerResource,
         compute: ComputeResource,
+        hub: HubResource,
         product_dataset: CuratedDataset,
         quantized_base_model: BaseModelSpec,
         previous: TrainedEpoch,
     ):
         inputs = _EpochInputs(
-            epoch_trainer, tracker, compute, product_dataset, quantized_base_model
+            epoch_trainer, tracker, compute, hub, product_dataset, quantized_base_model
         )
         # Later epochs carry on with the settings epoch 1 trained with.
         yield from train(context, inputs, previous.settings, previous)

@@ -1,5 +1,5 @@
 """A tiny Hugging Face Hub for tests: just enough of the REST API for the real `huggingface_hub`
-client to create a repo, commit files, tag, resolve revisions and download.
+client to create a repo and branches, commit files, tag, resolve revisions and download.
 
 Repos live in memory. Every request must carry `Authorization: Bearer <token>`, so a test can show
 the client sends it; the one exception is an LFS upload URL, which, like the Hub's presigned storage
@@ -97,6 +97,7 @@ class HubState:
         message: str,
         files: dict[str, bytes],
         lfs: dict[str, str] | None = None,
+        branch: str = "main",
     ) -> str:
         # Like git, a commit id depends on more than its tree: each commit gets a new one.
         self._sequence += 1
@@ -104,7 +105,7 @@ class HubState:
         tree = sorted((path, git_blob(content, path in lfs)) for path, content in files.items())
         oid = hashlib.sha1(json.dumps([self._sequence, parent, message, tree]).encode()).hexdigest()
         repo.commits[oid] = Commit(oid, parent, message, dict(files), lfs)
-        repo.branches["main"] = oid
+        repo.branches[branch] = oid
         return oid
 
     def race_next_commit(self, writer: Callable[[], object]) -> None:
@@ -195,6 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._preupload(hub, repo, rest[0], json.loads(body))
             if action == ["commit"] and method == "POST":
                 return self._create_commit(hub, repo_id, repo, rest[0], body)
+            if action == ["branch"] and method == "POST":
+                return self._create_branch(repo, rest[0], json.loads(body or b"{}"))
             if action == ["tag"] and method == "POST":
                 return self._create_tag(repo, rest[0], json.loads(body)["tag"])
             if action == ["tag"] and method == "DELETE":
@@ -344,11 +347,18 @@ class _Handler(BaseHTTPRequestHandler):
                 lfs.pop(path, None)
             else:
                 raise _HttpError(400, f"the test hub does not take {key!r} operations")
-        oid = hub.commit(repo, parent, header["summary"], files, lfs)
+        oid = hub.commit(repo, parent, header["summary"], files, lfs, branch)
         url = f"{self.server.url}/{repo_id}/commit/{oid}"
         self._send(
             200, {"commitOid": oid, "commitUrl": url, "success": True, "pullRequestUrl": None}
         )
+
+    def _create_branch(self, repo: Repo, branch: str, payload: dict) -> None:
+        if branch in repo.branches:
+            raise _HttpError(409, f"branch {branch} already exists")
+        # Like the Hub, a new branch starts at main's head unless told where.
+        repo.branches[branch] = _find_commit(repo, payload.get("startingPoint") or "main").oid
+        self._send(200, {})
 
     def _create_tag(self, repo: Repo, revision: str, tag: str) -> None:
         if tag in repo.tags:

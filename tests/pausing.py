@@ -30,6 +30,15 @@ def signal_when_paused(
 ) -> dict:
     """Wait until a process pauses at `point` (as armed, e.g. `late_in_epoch@2`), send it `sent`
     (SIGKILL: wait until it is gone), and return what its marker says."""
+    paused = wait_until_paused(folder, point, still_running, timeout_s)
+    send(paused, sent)
+    return paused
+
+
+def wait_until_paused(
+    folder: Path, point: str, still_running: Callable[[], bool], timeout_s: float = 600
+) -> dict:
+    """Wait until a process pauses at `point`; return what its marker says. It waits there."""
     marker = folder / f"{point}.json"
     deadline = time.monotonic() + timeout_s
     while not marker.exists():
@@ -38,11 +47,14 @@ def signal_when_paused(
         if time.monotonic() > deadline:
             raise AssertionError(f"nothing paused at {point} in {timeout_s:.0f} s")
         time.sleep(0.2)
-    paused = json.loads(marker.read_text())
+    return json.loads(marker.read_text())
+
+
+def send(paused: dict, sent: signal.Signals = signal.SIGKILL) -> None:
+    """Send the paused process `sent`; after SIGKILL, wait until it is gone."""
     os.kill(paused["pid"], sent)
     if sent == signal.SIGKILL:
         _wait_gone(paused["pid"])
-    return paused
 
 
 def _wait_gone(pid: int) -> None:

@@ -1,8 +1,12 @@
 """Nobody resumes a killed training run by hand: under the real `dagster dev` (webserver and
 daemon) on an instance set up by the shipped dagster.yaml, a training run launched as the UI
 launches it has its epoch process killed with SIGKILL, and the daemon's own retry, from failure,
-resumes the epoch from its last step checkpoint and finishes the run."""
+resumes the epoch from its last step checkpoint and finishes the run.
 
+Meanwhile a second training run, launched while the first trains, waits for the training pool's
+one slot (not in the run queue), and a `select_best` run, which does not train, goes through."""
+
+import itertools
 import shutil
 import time
 from collections.abc import Callable
@@ -10,7 +14,7 @@ from typing import TypeVar
 
 import dagster as dg
 from conftest import REPO, serving_dagster_dev
-from pausing import arm, check_one_push_per_epoch, epoch_starts, signal_when_paused
+from pausing import arm, check_one_push_per_epoch, epoch_starts, send, wait_until_paused
 from test_preemption import prepare_training_inputs
 from test_webserver import graphql
 
@@ -33,21 +37,28 @@ mutation ($params: ExecutionParams!) {
   }
 }
 """
+BLOCKED = f"blocked by limit for pool {TRAINING_POOL}"
 ENDED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 # Each step is a process of its own that loads the model: on a 2-core machine busy with other
 # training, each of the two runs took five minutes (docs/preemption.md).
 PATIENCE_S = 1200
 
 
-def launch_training_run(url: str, run_key: str) -> str:
+def launch_training_run(url: str, run_key: str, training: dict = TRAINING) -> str:
     """What the launchpad sends for a training run of one partition; the run goes to the queue."""
+    return launch(
+        url, "training_run", run_key, {"ops": {"lora_adapter_epoch_1": {"config": training}}}
+    )
+
+
+def launch(url: str, job: str, run_key: str, run_config: dict) -> str:
     params = {
         "selector": {
             "repositoryLocationName": "pipelines.definitions",
             "repositoryName": "__repository__",
-            "jobName": "training_run",
+            "jobName": job,
         },
-        "runConfigData": {"ops": {"lora_adapter_epoch_1": {"config": TRAINING}}},
+        "runConfigData": run_config,
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": run_key}]},
     }
     launched = graphql(url, LAUNCH, {"params": params})["launchRun"]
@@ -79,11 +90,11 @@ def test_the_daemon_retries_a_killed_training_run_by_itself(
     pauses = tmp_path / "pauses"
     pauses.mkdir()
     arm(monkeypatch, [KILLED], pauses)
-    run_key = "retried-by-the-daemon"
+    run_key, second_key = "retried-by-the-daemon", "waits-for-the-pool"
     epoch_2 = ComputeResource().run_dir(run_key) / "trainer" / "epoch_2"
     with dg.DagsterInstance.get() as instance:
-        prepare_training_inputs(instance, DATASET)
-        instance.add_dynamic_partitions("training_runs", [run_key])
+        prepare_training_inputs(instance, DATASET, baselines=True)
+        instance.add_dynamic_partitions("training_runs", [run_key, second_key])
         # One GPU, one slot (docs/dagster.yaml): the killed step's slot must be freed for the
         # retry to train.
         assert instance.event_log_storage.get_concurrency_info(TRAINING_POOL).limit == 1
@@ -91,11 +102,24 @@ def test_the_daemon_retries_a_killed_training_run_by_itself(
         def run(run_id: str) -> dg.DagsterRun:
             return instance.get_run_by_id(run_id)
 
+        def logged(run_id: str, text: str) -> bool:
+            return any(text in (e.user_message or "") for e in instance.all_logs(run_id))
+
         with serving_dagster_dev(str(home)) as url:
             first_id = launch_training_run(url, run_key)
-            paused = signal_when_paused(
+            paused = wait_until_paused(
                 pauses, KILLED, lambda: run(first_id).status not in ENDED, PATIENCE_S
             )
+            # The first run holds the slot, paused in epoch 2. A second training run starts (the
+            # run queue lets it) and waits at its training step; selection goes through.
+            second_id = launch_training_run(url, second_key, {**TRAINING, "epochs": 1})
+            selected_id = launch(url, "select_best", run_key, {})
+            wait_for(lambda: run(selected_id).status in ENDED, "end of select_best", 400)
+            wait_for(lambda: logged(second_id, BLOCKED), "second run blocked by the pool", 400)
+            assert run(second_id).status == dg.DagsterRunStatus.STARTED
+            assert run(selected_id).status == dg.DagsterRunStatus.SUCCESS
+            assert logged(selected_id, f"{run_key}: epoch 1 wins")
+            send(paused)
             killed_at = time.time()
             # What the killed attempt left: the retry may resume from nothing else.
             left_behind = step_checkpoints.newest(epoch_2)
@@ -104,6 +128,7 @@ def test_the_daemon_retries_a_killed_training_run_by_itself(
                 lambda: run(first_id).tags.get("dagster/auto_retry_run_id"), "retry of the run"
             )
             wait_for(lambda: run(retry).status in ENDED, "end of the retry")
+            wait_for(lambda: run(second_id).status in ENDED, "end of the second run")
 
         first, retried = run(first_id), run(retry)
         assert first.status == dg.DagsterRunStatus.FAILURE
@@ -145,3 +170,31 @@ def test_the_daemon_retries_a_killed_training_run_by_itself(
             f"{timing.end_time - killed_at:.0f} s"
         )
         check_one_push_per_epoch(pricer_home, run_key, TRAINING["epochs"])
+
+        # One slot: no two training steps of the three runs ever overlapped.
+        assert run(second_id).status == dg.DagsterRunStatus.SUCCESS
+        spans = sorted(
+            span
+            for run_id in (first_id, retry, second_id)
+            for span in training_spans(instance, run_id)
+        )
+        # Epochs 1 and 2 (killed) of the first run, epoch 2 of its retry, epoch 1 of the second.
+        assert len(spans) == 4, spans
+        for (_, earlier_end, earlier), (later_start, _, later) in itertools.pairwise(spans):
+            assert earlier_end <= later_start, f"{earlier} and {later} trained at once"
+
+
+def training_spans(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float, str]]:
+    """(start, end, step) of each training step of a run, from its event log."""
+    started: dict[str, float] = {}
+    spans = []
+    for entry in instance.all_logs(run_id):
+        step, event = entry.step_key or "", entry.dagster_event_type
+        if not step.startswith("lora_adapter_epoch_") or event is None:
+            continue
+        if event == dg.DagsterEventType.STEP_START:
+            started[step] = entry.timestamp
+        elif event in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            spans.append((started.pop(step), entry.timestamp, f"{run_id[:8]}/{step}"))
+    assert not started, f"{run_id}: {sorted(started)} started and never ended"
+    return spans

@@ -167,6 +167,35 @@ def test_a_folder_without_checkpoint_files_is_refused(store, tmp_path):
         store.push_folder(repo_id, tmp_path / "empty", "nothing to push")
 
 
+def test_a_branch_holds_whole_trainer_state_apart_from_the_checkpoints(store, tmp_path):
+    repo_id = store.ensure_repo("run-f")
+    checkpoint = write_checkpoint(tmp_path / "epoch-1", 1)
+    main = store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1")
+    state = tmp_path / "state"
+    write_checkpoint(state, 1)
+    (state / "trainer_state.json").write_text('{"global_step": 6}')
+    assert store.download_branch(repo_id, "trainer-state-epoch-1", tmp_path / "none") is None
+
+    store.push_branch(repo_id, state, "trainer-state-epoch-1", "state 1")
+    (state / "trainer_state.json").unlink()
+    (state / "optimizer.pt").write_bytes(b"optimizer state, pushed again")
+    store.push_branch(repo_id, state, "trainer-state-epoch-1", "state 1 again")
+
+    fetched = store.download_branch(repo_id, "trainer-state-epoch-1", tmp_path / "dl")
+    assert fetched is not None
+    # Every file of the newest push, and only those: optimizer state included, nothing of main's.
+    assert sorted(p.name for p in fetched.iterdir() if p.is_file()) == sorted(
+        p.name for p in state.iterdir()
+    )
+    assert (fetched / "optimizer.pt").read_bytes() == b"optimizer state, pushed again"
+    # main is as it was: its head and its files.
+    assert store.push_folder(repo_id, tmp_path / "epoch-1", "epoch 1 again") == main
+    assert checkpoint_bytes(store.download(repo_id, "main", tmp_path / "main")) == checkpoint
+    assert (
+        store.download_branch("local/no-such-run", "trainer-state-epoch-1", tmp_path / "x") is None
+    )
+
+
 # --- the local git store ------------------------------------------------------------------------
 
 
@@ -227,9 +256,9 @@ def test_local_push_racing_another_fails_instead_of_dropping_it(tmp_path, monkey
     move_branch = store._move_branch
     raced = []
 
-    def another_push_first(path, commit, parent):
+    def another_push_first(path, ref, commit, parent):
         raced.append(LocalGitStore(tmp_path / "hub").push_folder(repo_id, tmp_path / "other", "x"))
-        move_branch(path, commit, parent)
+        move_branch(path, ref, commit, parent)
 
     monkeypatch.setattr(store, "_move_branch", another_push_first)
     with pytest.raises(ConcurrentPushError) as refused:
@@ -449,3 +478,18 @@ def first_parent_messages(repo: Repo) -> list[str]:
         messages.append(repo.commits[oid].message)
         oid = repo.commits[oid].parent
     return messages
+
+
+def test_trainer_state_found_neither_here_nor_in_the_hub_is_named(tmp_path):
+    from pricer.training.state_in_hub import epoch_state_here
+
+    store = LocalGitStore(tmp_path / "hub")
+    repo_id = store.ensure_repo("run")
+    here = tmp_path / "trainer" / "epoch_1" / "checkpoint-6"
+    with pytest.raises(FileNotFoundError) as missing:
+        epoch_state_here(store, repo_id, here, 1)
+    assert str(missing.value) == (
+        f"the trainer state that ended epoch 1 is neither at {here} nor on branch "
+        "trainer-state-epoch-1 of local/run: materialize the run's epochs again from epoch 1"
+    )
+    assert not here.exists()

@@ -1,8 +1,10 @@
 """A training run killed with SIGKILL at five named points, each time retried from failure as the
 daemon retries it under the shipped dagster.yaml, finishes as the same training it would have
-been: no epoch starts over, no hub commit is lost or doubled, the losses are an uninterrupted
-run's."""
+been: no epoch starts over on the machine that keeps its files, no hub commit is lost or doubled,
+the losses are an uninterrupted run's. One retry lands on a machine without the run's trainer
+files, and resumes from the state the hub keeps."""
 
+import shutil
 import threading
 from pathlib import Path
 
@@ -34,6 +36,9 @@ TRAINING = {
 }
 # In the order a run meets them: three kills in epoch 1, two in epoch 2.
 KILLS = ["early_in_epoch", "save", "hub_push", "late_in_epoch", "evaluation"]
+# Before this kill's retry the run's local trainer files are deleted, as if the retry ran on another
+# machine; the hub is kept, outside them.
+MACHINE_LOST = "late_in_epoch"
 
 
 class Attempt:
@@ -101,6 +106,8 @@ def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
             assert failed.status == dg.DagsterRunStatus.FAILURE
             # Dagster itself decides, from the instance's run_retries and the job's tags.
             assert failed.tags.get("dagster/will_retry") == "true", point
+            if point == MACHINE_LOST:
+                shutil.rmtree(pricer_home / "runs" / run_key / "trainer")
             attempt = Attempt(lambda f=failed_id: retry(f))
             killed.append((point, paused, failed_id))
         final_id = attempt.finish()
@@ -110,11 +117,16 @@ def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
             epoch_starts(instance, final_id)
         ]
         steps_per_epoch = 6
-        # Every epoch started from its beginning exactly once, in the first attempt that reached it.
+        # Every epoch started from its beginning once, in the first attempt that reached it; epoch
+        # 2 once more on the machine without its files, from epoch 1's state in the hub.
         first_steps = {1: 0, 2: steps_per_epoch}
         for epoch, first_step in first_steps.items():
             from_beginning = [s for begun in starts for e, s in begun if e == epoch]
-            assert from_beginning.count(first_step) == 1, (epoch, from_beginning)
+            assert from_beginning.count(first_step) == epoch, (epoch, from_beginning)
+        lost = next(i for i, (point, _, _) in enumerate(killed) if point == MACHINE_LOST)
+        retried_elsewhere = killed[lost + 1][2]
+        fetched = "epoch 1's trainer state fetched from local/preempted"
+        assert any(fetched in (e.user_message or "") for e in instance.all_logs(retried_elsewhere))
 
         # Steps redone per kill: where the killed attempt was, less where the next one resumed.
         redone = {}
@@ -124,10 +136,15 @@ def test_a_run_killed_at_five_points_finishes_as_if_never_killed(
                 assert all(e != 1 for e, _ in starts[i + 1])
                 redone[point] = 0
                 continue
-            resumed = dict(starts[i + 1])[_epoch_of(paused["global_step"], steps_per_epoch)]
+            epoch = _epoch_of(paused["global_step"], steps_per_epoch)
+            resumed = dict(starts[i + 1])[epoch]
             redone[point] = paused["global_step"] - resumed
+            if point == MACHINE_LOST:
+                # Step checkpoints stay local: the epoch in progress is redone from its start.
+                assert resumed == (epoch - 1) * steps_per_epoch, point
         print(f"\nsteps redone per kill (save_steps={TRAINING['save_steps']}): {redone}")
-        assert all(0 <= n <= TRAINING["save_steps"] for n in redone.values()), redone
+        on_their_machine = {p: n for p, n in redone.items() if p != MACHINE_LOST}
+        assert all(0 <= n <= TRAINING["save_steps"] for n in on_their_machine.values()), redone
 
         check_one_push_per_epoch(pricer_home, run_key, TRAINING["epochs"])
         _check_losses(instance, run_key, tmp_path, steps_per_epoch)
@@ -137,16 +154,19 @@ def _epoch_of(global_step: int, steps_per_epoch: int) -> int:
     return (global_step - 1) // steps_per_epoch + 1
 
 
-def prepare_training_inputs(instance: dg.DagsterInstance, dataset_config: dict) -> None:
-    """The two inputs training needs, through the real prepare job; the baselines are not part
-    of the preemption story."""
+def prepare_training_inputs(
+    instance: dg.DagsterInstance, dataset_config: dict, baselines: bool = False
+) -> None:
+    """The two inputs training needs, through the real prepare job; the baselines, which only
+    selection needs, when asked for."""
     from pipelines.launch import launched, prepare_job
 
+    selection = [dg.AssetKey("product_dataset"), dg.AssetKey("quantized_base_model")]
     with launched(
         dg.reconstructable(prepare_job),
         instance,
         run_config={"ops": {"product_dataset": {"config": dataset_config}}},
-        asset_selection=[dg.AssetKey("product_dataset"), dg.AssetKey("quantized_base_model")],
+        asset_selection=None if baselines else selection,
     ) as prepared:
         assert prepared.success
 

@@ -103,23 +103,32 @@ def test_a_stop_signal_saves_the_step_in_progress_and_the_retry_redoes_none(
     spec.write_text(EpochSpec(model_path, items, items[:4], SETTINGS, 1, output, None).to_json())
     pauses = tmp_path / "pauses"
     pauses.mkdir()
-    arm(monkeypatch, ["early_in_epoch"], pauses)
-    attempt = _attempt(spec, stderr=subprocess.PIPE)
-
-    # Told to stop during step 3, two steps after the last save_steps checkpoint (step 2).
-    paused = signal_when_paused(pauses, "early_in_epoch", lambda: attempt.poll() is None, sent=sent)
-    _, errors = attempt.communicate(timeout=300)
-    assert paused["global_step"] == 3
-    assert attempt.returncode != 0
-    raised = "StoppedBySignal" if sent == signal.SIGTERM else "KeyboardInterrupt"
-    assert f"{raised}: stopped by {sent.name} after global step 3, which is saved" in errors
     epoch_dir = output / "epoch_1"
-    assert [p.name for p in epoch_dir.glob("checkpoint-*")] == ["checkpoint-3"]
+    raised = "StoppedBySignal" if sent == signal.SIGTERM else "KeyboardInterrupt"
+    # Told to stop at two points, each in an attempt of its own: during step 3, one step after the
+    # save_steps checkpoint of step 2, then during step 5, one step after step 4's.
+    stops = [  # (pause point, the step the attempt begins at, the step it is stopped in)
+        ("early_in_epoch", "0, from scratch", 3),
+        ("late_in_epoch", "3, resumed from epoch_1/checkpoint-3", 5),
+    ]
+    for armed, (point, began, step) in enumerate(stops, start=1):
+        arm(monkeypatch, [p for p, _, _ in stops[:armed]], pauses)
+        attempt = _attempt(spec, stderr=subprocess.PIPE)
+        paused = signal_when_paused(pauses, point, lambda a=attempt: a.poll() is None, sent=sent)
+        _, errors = attempt.communicate(timeout=300)
+        assert paused["global_step"] == step
+        assert attempt.returncode != 0
+        # Each attempt began where the one before it stopped: no completed step was trained again.
+        assert f"epoch 1: from global step {began}" in errors
+        assert (
+            f"{raised}: stopped by {sent.name} after global step {step}, which is saved" in errors
+        )
+        assert [p.name for p in epoch_dir.glob("checkpoint-*")] == [f"checkpoint-{step}"]
 
     lines: list[str] = []
     monkeypatch.delenv("PRICER_PAUSE_AT")
     resumed = train_epoch(
         model_path, items, items[:4], SETTINGS, 1, output, None, progress=lines.append
     )
-    assert "epoch 1: from global step 3, resumed from epoch_1/checkpoint-3" in lines
+    assert "epoch 1: from global step 5, resumed from epoch_1/checkpoint-5" in lines
     _same_training(resumed, reference)

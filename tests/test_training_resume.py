@@ -1,4 +1,7 @@
-"""Training epoch by epoch must be the very same training as one continuous run."""
+"""Training epoch by epoch must be the very same training as one continuous run, also when the
+epoch before was trained on another machine and its state comes from the hub."""
+
+import shutil
 
 import pytest
 from safetensors.torch import load_file
@@ -6,8 +9,10 @@ from safetensors.torch import load_file
 from pricer.data.catalogue import generate_catalogue
 from pricer.data.curation import CurationRules, curate
 from pricer.data.sources import RawRow
+from pricer.hub.local_git import LocalGitStore
 from pricer.model.lora import LoraSettings
 from pricer.training.settings import TrainingSettings
+from pricer.training.state_in_hub import epoch_state_here, keep_epoch_state
 from pricer.training.trainer import train_epoch
 
 
@@ -30,7 +35,15 @@ def test_epoch_by_epoch_equals_one_continuous_run(model_path, tokenizer, tmp_pat
 
     continuous = train(2, "continuous")
     first = train(1, "by_epoch")
-    second = train(2, "by_epoch", first.checkpoint_dir)
+    # Epoch 2 on a machine without epoch 1's files: only the hub, kept outside them, has its state.
+    store = LocalGitStore(tmp_path / "hub")
+    repo_id = store.ensure_repo("by-epoch")
+    keep_epoch_state(store, repo_id, first.checkpoint_dir, 1)
+    shutil.rmtree(tmp_path / "by_epoch")
+    fetched, was_fetched = epoch_state_here(store, repo_id, first.checkpoint_dir, 1)
+    assert was_fetched and fetched == first.checkpoint_dir
+    assert {"optimizer.pt", "scheduler.pt", "rng_state.pth"} <= {p.name for p in fetched.iterdir()}
+    second = train(2, "by_epoch", fetched)
 
     split_losses = first.step_losses + second.step_losses
     assert (

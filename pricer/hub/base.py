@@ -48,6 +48,15 @@ class CheckpointStore(Protocol):
         """Point `tag` at `revision`, moving it if it exists."""
         ...
 
+    def push_branch(self, repo_id: str, folder: Path, branch: str, message: str) -> HubRevision:
+        """Commit every file in `folder` as the whole of `branch`, creating it if missing: state
+        kept beside the checkpoints, never mixed into their history on main."""
+        ...
+
+    def download_branch(self, repo_id: str, branch: str, dest: Path) -> Path | None:
+        """Materialize the files of `branch` into `dest`; None if the repo or branch is missing."""
+        ...
+
     def untag(self, repo_id: str, tag: str) -> None:
         """Remove `tag` from the repo; a tag that is not there is already removed."""
         ...

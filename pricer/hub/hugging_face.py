@@ -6,7 +6,12 @@ import contextlib
 from pathlib import Path
 
 from huggingface_hub import HfApi, constants
-from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RevisionNotFoundError
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 
 from pricer.hub.base import CHECKPOINT_FILES, ConcurrentPushError, HubRevision
 from pricer.hub.files import checked_download
@@ -48,27 +53,25 @@ class HuggingFaceStore:
             raise FileNotFoundError(f"none of {CHECKPOINT_FILES} in {folder}")
         # The Hub keeps a commit's subject and body apart, as git's first line and the rest.
         subject, _, body = message.partition("\n\n")
-        # The compare-and-swap of the local store: the Hub refuses (412) a commit whose parent is
-        # no longer the branch head, so a checkpoint another writer pushed meanwhile is kept.
-        parent = self._head(repo_id)
+        # A checkpoint is a snapshot, as in the local store: drop checkpoint files it lacks.
+        return self._push(repo_id, folder, _BRANCH, subject, body, list(CHECKPOINT_FILES))
+
+    def push_branch(self, repo_id: str, folder: Path, branch: str, message: str) -> HubRevision:
+        _require_online("push trainer state")
+        if not any(p.is_file() for p in Path(folder).iterdir()):
+            raise FileNotFoundError(f"no files in {folder}")
+        self._api.create_branch(repo_id, branch=branch, exist_ok=True)
+        # Everything the branch held is replaced, .gitattributes aside (the client keeps it).
+        return self._push(repo_id, folder, branch, message, "", ["*"])
+
+    def download_branch(self, repo_id: str, branch: str, dest: Path) -> Path | None:
         try:
-            info = self._api.upload_folder(
-                repo_id=repo_id,
-                folder_path=folder,
-                revision=_BRANCH,
-                parent_commit=parent,
-                commit_message=subject,
-                commit_description=body or None,
-                allow_patterns=list(CHECKPOINT_FILES),
-                # A checkpoint is a snapshot, as in the local store: drop checkpoint files it lacks.
-                delete_patterns=list(CHECKPOINT_FILES),
+            folder = self._api.snapshot_download(
+                repo_id, revision=branch, local_dir=dest, ignore_patterns=[".gitattributes"]
             )
-        except HfHubHTTPError as error:
-            if error.response.status_code != 412:
-                raise
-            raise ConcurrentPushError.of(repo_id, parent, self._head(repo_id)) from error
-        # Identical files commit nothing, and the client answers with the head they are already in.
-        return HubRevision(repo_id, info.oid, f"{self._api.endpoint}/{repo_id}/tree/{info.oid}")
+        except (RepositoryNotFoundError, RevisionNotFoundError):
+            return None
+        return checked_download(Path(folder), repo_id, branch)
 
     def download(self, repo_id: str, revision: str, dest: Path) -> Path:
         # Checkpoint files only: not the .gitattributes every Hub repo starts with.
@@ -95,8 +98,32 @@ class HuggingFaceStore:
         with contextlib.suppress(RevisionNotFoundError):
             self._api.delete_tag(repo_id, tag=tag)
 
-    def _head(self, repo_id: str) -> str | None:
-        return self._api.repo_info(repo_id, revision=_BRANCH).sha
+    def _push(
+        self, repo_id: str, folder: Path, branch: str, subject: str, body: str, replaced: list[str]
+    ) -> HubRevision:
+        # The compare-and-swap of the local store: the Hub refuses (412) a commit whose parent is
+        # no longer the branch head, so a commit another writer pushed meanwhile is kept.
+        parent = self._head(repo_id, branch)
+        try:
+            info = self._api.upload_folder(
+                repo_id=repo_id,
+                folder_path=folder,
+                revision=branch,
+                parent_commit=parent,
+                commit_message=subject,
+                commit_description=body or None,
+                allow_patterns=replaced,
+                delete_patterns=replaced,
+            )
+        except HfHubHTTPError as error:
+            if error.response.status_code != 412:
+                raise
+            raise ConcurrentPushError.of(repo_id, parent, self._head(repo_id, branch)) from error
+        # Identical files commit nothing, and the client answers with the head they are already in.
+        return HubRevision(repo_id, info.oid, f"{self._api.endpoint}/{repo_id}/tree/{info.oid}")
+
+    def _head(self, repo_id: str, branch: str = _BRANCH) -> str | None:
+        return self._api.repo_info(repo_id, revision=branch).sha
 
 
 def _require_online(action: str) -> None:

@@ -44,25 +44,24 @@ class LocalGitStore:
 
     def push_folder(self, repo_id: str, folder: Path, message: str) -> HubRevision:
         """Commit the checkpoint files of `folder` as one commit; the same files again add none."""
-        path = self._repo(repo_id)
         names = [name for name in CHECKPOINT_FILES if (Path(folder) / name).is_file()]
         if not names:
             raise FileNotFoundError(f"none of {CHECKPOINT_FILES} in {folder}")
-        parent = self._head(path)
-        # Objects only: blobs and a tree are invisible to readers until the branch moves.
-        sources = [str(Path(folder) / name) for name in names]
-        blobs = _git(path, "hash-object", "-w", "--no-filters", "--", *sources).split()
-        listing = "".join(
-            f"100644 blob {blob}\t{name}\n" for blob, name in zip(blobs, names, strict=True)
-        )
-        tree = _git(path, "mktree", stdin=listing)
-        if parent and _git(path, "rev-parse", f"{parent}^{{tree}}") == tree:
-            return self._revision(repo_id, parent)
-        commit = _git(path, "commit-tree", tree, "-m", message, *(["-p", parent] if parent else []))
         # Everything is written but nothing published: a process killed here changes no revision.
-        pause_at("hub_push", commit=commit)
-        self._move_branch(path, commit, parent)
-        return self._revision(repo_id, commit)
+        return self._commit_files(repo_id, _BRANCH, Path(folder), names, message, "hub_push")
+
+    def push_branch(self, repo_id: str, folder: Path, branch: str, message: str) -> HubRevision:
+        names = sorted(p.name for p in Path(folder).iterdir() if p.is_file())
+        if not names:
+            raise FileNotFoundError(f"no files in {folder}")
+        return self._commit_files(repo_id, f"refs/heads/{branch}", Path(folder), names, message)
+
+    def download_branch(self, repo_id: str, branch: str, dest: Path) -> Path | None:
+        if not (self.root / repo_id / "HEAD").is_file():
+            return None
+        if not self._head(self.root / repo_id, f"refs/heads/{branch}"):
+            return None
+        return self.download(repo_id, f"refs/heads/{branch}", dest)
 
     def download(self, repo_id: str, revision: str, dest: Path) -> Path:
         """Check the revision out to a folder: PEFT's `revision=` only works against the Hub.
@@ -101,13 +100,39 @@ class LocalGitStore:
         if _git(path, "tag", "--list", tag):
             _git(path, "tag", "--delete", tag)
 
-    def _move_branch(self, path: Path, commit: str, parent: str | None) -> None:
+    def _commit_files(
+        self,
+        repo_id: str,
+        ref: str,
+        folder: Path,
+        names: list[str],
+        message: str,
+        pause_point: str | None = None,
+    ) -> HubRevision:
+        path = self._repo(repo_id)
+        parent = self._head(path, ref)
+        # Objects only: blobs and a tree are invisible to readers until the branch moves.
+        sources = [str(folder / name) for name in names]
+        blobs = _git(path, "hash-object", "-w", "--no-filters", "--", *sources).split()
+        listing = "".join(
+            f"100644 blob {blob}\t{name}\n" for blob, name in zip(blobs, names, strict=True)
+        )
+        tree = _git(path, "mktree", stdin=listing)
+        if parent and _git(path, "rev-parse", f"{parent}^{{tree}}") == tree:
+            return self._revision(repo_id, parent)
+        commit = _git(path, "commit-tree", tree, "-m", message, *(["-p", parent] if parent else []))
+        if pause_point:
+            pause_at(pause_point, commit=commit)
+        self._move_branch(path, ref, commit, parent)
+        return self._revision(repo_id, commit)
+
+    def _move_branch(self, path: Path, ref: str, commit: str, parent: str | None) -> None:
         # The one step that publishes a push. Compare-and-swap: fails rather than dropping a commit
         # pushed in between; an empty old value means the branch must not exist yet.
         try:
-            _git(path, "update-ref", _BRANCH, commit, parent or "")
+            _git(path, "update-ref", ref, commit, parent or "")
         except RuntimeError as error:
-            now = self._head(path)
+            now = self._head(path, ref)
             # The branch moved, or another writer holds its lock mid-move: either way, a race.
             if now == parent and "cannot lock ref" not in str(error):
                 raise
@@ -115,8 +140,8 @@ class LocalGitStore:
                 path.relative_to(self.root).as_posix(), parent, now
             ) from error
 
-    def _head(self, path: Path) -> str | None:
-        return _git(path, "rev-parse", "--verify", "--quiet", _BRANCH, check=False) or None
+    def _head(self, path: Path, ref: str = _BRANCH) -> str | None:
+        return _git(path, "rev-parse", "--verify", "--quiet", ref, check=False) or None
 
     def _commit(self, path: Path, revision: str) -> str:
         commit = _git(

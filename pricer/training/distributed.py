@@ -7,7 +7,8 @@ Trainer wraps the model in DistributedDataParallel itself (gloo on the CPU, NCCL
 each rank its share of every global batch and averages the gradients, so all ranks hold the same
 adapter after every step. Rank 0 alone saves the checkpoint (the Trainer does so) and reports
 the epoch through Pipes, its logs and the whole EpochResult as a custom message from which the
-asset builds its output and metadata. Outside Dagster, Pipes only warns and the epoch still runs.
+asset builds its output and metadata. Started by hand, outside Dagster, rank 0 prints its progress
+to stderr instead.
 """
 
 from __future__ import annotations
@@ -113,16 +114,18 @@ def run_rank(spec: EpochSpec, progress: Progress | None) -> EpochResult:
 
 
 def main(argv: list[str]) -> None:
-    from dagster_pipes import open_dagster_pipes
+    from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
     spec = EpochSpec.from_json(Path(argv[0]).read_text())
-    if _rank() == 0:
+    if _rank() != 0:
+        run_rank(spec, progress=None)
+    elif PipesEnvVarParamsLoader().is_dagster_pipes_process():
         # Only rank 0 speaks to Dagster: one log and one result, whatever the group's size.
         with open_dagster_pipes() as pipes:
             result = run_rank(spec, progress=pipes.log.info)
             pipes.report_custom_message(result_payload(result))
     else:
-        run_rank(spec, progress=None)
+        run_rank(spec, progress=lambda line: print(line, file=sys.stderr, flush=True))
     _leave_group()
 
 
