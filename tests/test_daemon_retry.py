@@ -4,7 +4,7 @@ launches it has its epoch process killed with SIGKILL, and the daemon's own retr
 resumes the epoch from its last step checkpoint and finishes the run.
 
 Meanwhile a second training run, launched while the first trains, waits for the training pool's
-one slot (not in the run queue), and a `select_best` run, which does not train, goes through."""
+one slot, and a `select_best` run, which does not train, goes through."""
 
 import itertools
 import shutil
@@ -37,7 +37,6 @@ mutation ($params: ExecutionParams!) {
   }
 }
 """
-BLOCKED = f"blocked by limit for pool {TRAINING_POOL}"
 ENDED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 # Each step is a process of its own that loads the model: on a 2-core machine busy with other
 # training, each of the two runs took five minutes (docs/preemption.md).
@@ -83,9 +82,14 @@ def test_the_daemon_retries_a_killed_training_run_by_itself(
     home = tmp_path / "dagster"
     home.mkdir()
     shutil.copy(REPO / "docs" / "dagster.yaml", home / "dagster.yaml")
+    # A home of its own, the converted model aside: the daemon's sensors promote a champion here,
+    # and the session's other tests start with none.
+    own_home = tmp_path / "pricer"
+    own_home.mkdir()
+    (own_home / "models").symlink_to(pricer_home / "models")
     # `dagster dev` and every process it starts inherit these, the pause point included.
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("PRICER_HOME", str(pricer_home))
+    monkeypatch.setenv("PRICER_HOME", str(own_home))
     monkeypatch.setenv("WANDB_MODE", "offline")
     pauses = tmp_path / "pauses"
     pauses.mkdir()
@@ -110,15 +114,15 @@ def test_the_daemon_retries_a_killed_training_run_by_itself(
             paused = wait_until_paused(
                 pauses, KILLED, lambda: run(first_id).status not in ENDED, PATIENCE_S
             )
-            # The first run holds the slot, paused in epoch 2. A second training run starts (the
-            # run queue lets it) and waits at its training step; selection goes through.
+            # The first run holds the slot, paused in epoch 2. A second training run waits in the
+            # queue, which holds back a run whose pool is full; selection, which trains nothing,
+            # is launched after it and goes through.
             second_id = launch_training_run(url, second_key, {**TRAINING, "epochs": 1})
             selected_id = launch(url, "select_best", run_key, {})
             wait_for(lambda: run(selected_id).status in ENDED, "end of select_best", 400)
-            wait_for(lambda: logged(second_id, BLOCKED), "second run blocked by the pool", 400)
-            assert run(second_id).status == dg.DagsterRunStatus.STARTED
             assert run(selected_id).status == dg.DagsterRunStatus.SUCCESS
             assert logged(selected_id, f"{run_key}: epoch 1 wins")
+            assert run(second_id).status == dg.DagsterRunStatus.QUEUED
             send(paused)
             killed_at = time.time()
             # What the killed attempt left: the retry may resume from nothing else.
@@ -144,7 +148,8 @@ def test_the_daemon_retries_a_killed_training_run_by_itself(
 
         # From failure: epoch 1 stays as the killed run left it, only epoch 2 runs again.
         def materialized_by(asset: str) -> list[str]:
-            records = instance.fetch_materializations(dg.AssetKey(asset), limit=10).records
+            of_this_run = dg.AssetRecordsFilter(dg.AssetKey(asset), asset_partitions=[run_key])
+            records = instance.fetch_materializations(of_this_run, limit=10).records
             return [record.run_id for record in records]
 
         for asset in (adapter_key(1), checkpoint_key(1), scores_key(1)):
@@ -169,7 +174,7 @@ def test_the_daemon_retries_a_killed_training_run_by_itself(
             f"started at {timing.start_time - killed_at:.0f} s and succeeded at "
             f"{timing.end_time - killed_at:.0f} s"
         )
-        check_one_push_per_epoch(pricer_home, run_key, TRAINING["epochs"])
+        check_one_push_per_epoch(own_home, run_key, TRAINING["epochs"])
 
         # One slot: no two training steps of the three runs ever overlapped.
         assert run(second_id).status == dg.DagsterRunStatus.SUCCESS
@@ -178,8 +183,11 @@ def test_the_daemon_retries_a_killed_training_run_by_itself(
             for run_id in (first_id, retry, second_id)
             for span in training_spans(instance, run_id)
         )
-        # Epochs 1 and 2 (killed) of the first run, epoch 2 of its retry, epoch 1 of the second.
-        assert len(spans) == 4, spans
+        # Epochs 1 and 2 (killed) of the first run, epoch 2 of its retry, epoch 1 of the second;
+        # the epoch steps past a run's own count take the slot too, for the moment they skip.
+        trained = {step for _, _, step in spans}
+        for run_id, epoch in ((first_id, 1), (first_id, 2), (retry, 2), (second_id, 1)):
+            assert f"{run_id[:8]}/{adapter_key(epoch)}" in trained
         for (_, earlier_end, earlier), (later_start, _, later) in itertools.pairwise(spans):
             assert earlier_end <= later_start, f"{earlier} and {later} trained at once"
 
