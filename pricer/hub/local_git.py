@@ -47,7 +47,6 @@ class LocalGitStore:
         names = [name for name in CHECKPOINT_FILES if (Path(folder) / name).is_file()]
         if not names:
             raise FileNotFoundError(f"none of {CHECKPOINT_FILES} in {folder}")
-        # Everything is written but nothing published: a process killed here changes no revision.
         return self._commit_files(repo_id, _BRANCH, Path(folder), names, message, "hub_push")
 
     def push_branch(self, repo_id: str, folder: Path, branch: str, message: str) -> HubRevision:
@@ -122,6 +121,7 @@ class LocalGitStore:
             return self._revision(repo_id, parent)
         commit = _git(path, "commit-tree", tree, "-m", message, *(["-p", parent] if parent else []))
         if pause_point:
+            # Everything is written, nothing published: a process killed here changes no revision.
             pause_at(pause_point, commit=commit)
         self._move_branch(path, ref, commit, parent)
         return self._revision(repo_id, commit)
