@@ -1,9 +1,13 @@
 """`hub_checkpoint_epoch_k`: epoch k's adapter, one commit in the training run's hub repo."""
 
+import dataclasses
+from pathlib import Path
+
 import dagster as dg
 
 from assets.epoch_keys import adapter_key, checkpoint_key, in_epoch
 from pricer.release.checkpoints import PushedCheckpoint, push_checkpoint
+from pricer.training.state_in_hub import epoch_state_on_this_machine
 from pricer.training.trained_epoch import TrainedEpoch
 from resources import ComputeResource, HubResource
 
@@ -24,8 +28,17 @@ def build_checkpoint_asset(epoch: int) -> dg.AssetsDefinition:
         compute: ComputeResource,
         trained: TrainedEpoch,
     ) -> dg.Output[PushedCheckpoint]:
-        staging = compute.run_dir(trained.run_key) / "push" / f"epoch_{epoch}"
-        pushed = push_checkpoint(hub.store(), trained, staging)
+        run_dir, store = compute.run_dir(trained.run_key), hub.store()
+        if not Path(trained.checkpoint_dir).is_dir():
+            # A retry on a machine that did not train the epoch: its state is in the hub.
+            repo_id = store.ensure_repo(trained.run_key)
+            adapter_dir, fetched = epoch_state_on_this_machine(
+                store, repo_id, run_dir / "trainer", trained.checkpoint_dir, epoch
+            )
+            if fetched:
+                context.log.info(f"epoch {epoch}'s trainer state fetched from {repo_id}")
+            trained = dataclasses.replace(trained, checkpoint_dir=adapter_dir)
+        pushed = push_checkpoint(store, trained, run_dir / "push" / f"epoch_{epoch}")
         revision = pushed.revision
         context.log.info(f"pushed epoch {epoch} to {revision.repo_id}@{revision.revision[:12]}")
         return dg.Output(

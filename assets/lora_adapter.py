@@ -17,7 +17,7 @@ from pricer.plots import loss_curve
 from pricer.training.distributed import EpochSpec
 from pricer.training.preflight import check_run_fits
 from pricer.training.settings import TrainingSettings
-from pricer.training.state_in_hub import epoch_state_here, keep_epoch_state
+from pricer.training.state_in_hub import epoch_state_on_this_machine, keep_epoch_state
 from pricer.training.trained_epoch import TrainedEpoch, after_epoch, require_same_dataset
 from resources import ComputeResource, HubResource, TrackerResource
 from resources.launcher import EpochTrainer, LaunchedEpoch
@@ -72,9 +72,10 @@ def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
         repo_id = store.ensure_repo(run_key)
         resume_from = None
         if previous is not None:
-            # Where this machine keeps it: the run may have trained epoch k-1 on another one.
-            here = output_dir / f"epoch_{epoch - 1}" / Path(previous.checkpoint_dir).name
-            resume_from, fetched = epoch_state_here(store, repo_id, here, epoch - 1)
+            # The run may have trained epoch k-1 on another machine.
+            resume_from, fetched = epoch_state_on_this_machine(
+                store, repo_id, output_dir, previous.checkpoint_dir, epoch - 1
+            )
             if fetched:
                 context.log.info(f"epoch {epoch - 1}'s trainer state fetched from {repo_id}")
         spec = EpochSpec(

@@ -24,7 +24,7 @@ from pricer.training.preflight import (
     weights_floor_bytes,
 )
 from pricer.training.trainer import build_trainer
-from resources import BaseModelResource, ComputeResource, TrackerResource
+from resources import BaseModelResource, ComputeResource, HubResource, TrackerResource
 from resources.launcher import InProcessTrainer
 
 
@@ -69,6 +69,7 @@ def _first_epoch(config: TrainingRunConfig, base: BaseModelSpec, tmp_path: Path,
             epoch_trainer=InProcessTrainer(),
             tracker=TrackerResource(mode="disabled"),
             compute=ComputeResource(work_dir=str(tmp_path)),
+            hub=HubResource(local_root=str(tmp_path)),
             product_dataset=build_dataset("embedded", tokenizer, CurationRules(), 5, 5, 1, 40),
             quantized_base_model=base,
         )

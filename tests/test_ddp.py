@@ -24,7 +24,7 @@ from pricer.training.distributed import EpochSpec, rank_settings
 from pricer.training.epoch_result import EpochResult
 from pricer.training.settings import TrainingSettings
 from pricer.training.trainer import train_epoch
-from resources import BaseModelResource, ComputeResource, TrackerResource
+from resources import BaseModelResource, ComputeResource, HubResource, TrackerResource
 from resources.launcher import TorchrunLauncher
 
 ADAPTER = "adapter_model.safetensors"
@@ -189,6 +189,7 @@ def test_the_epoch_asset_trains_under_torchrun_when_asked(pricer_home, model_pat
         "base_model": BaseModelResource(cache_dir=str(pricer_home)),
         "tracker": TrackerResource(mode="offline"),
         "compute": ComputeResource(work_dir=str(tmp_path)),
+        "hub": HubResource(local_root=str(tmp_path)),
         "epoch_trainer": TorchrunLauncher(processes=PROCESSES, pipes_client=client),
     }
     run_key = "pricer-2026-11-26_00.00.00"

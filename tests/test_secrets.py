@@ -92,10 +92,17 @@ def check_hub(hub: HubState, run_key: str) -> None:
     repo_id = f"{hub.user}/{run_key}"
     assert list(hub.repos) == [repo_id]
     assert hub.repos[repo_id].private  # nobody asked for privacy: it is the default
-    commits = hub.repos[repo_id].commits.values()
+    repo = hub.repos[repo_id]
+    commits = repo.commits.values()  # main's and the trainer-state branches'
     messages = [commit.message for commit in commits]
     assert f"{run_key}: epoch 1" in messages
-    cards = [commit.files["README.md"] for commit in commits if "README.md" in commit.files]
+    assert any(branch.startswith("trainer-state-epoch-") for branch in repo.branches)
+    # The model cards users read, on main; a branch's trainer state also holds PEFT's stock card.
+    on_main, oid = [], repo.branches["main"]
+    while oid is not None:
+        on_main.append(repo.commits[oid])
+        oid = repo.commits[oid].parent
+    cards = [commit.files["README.md"] for commit in on_main if "README.md" in commit.files]
     assert cards and all(run_key.encode() in card for card in cards)
     texts = [*messages, *hub.repos[repo_id].tags, repo_id]
     contents = [content for commit in commits for content in commit.files.values()]

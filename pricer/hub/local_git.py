@@ -50,7 +50,11 @@ class LocalGitStore:
         return self._commit_files(repo_id, _BRANCH, Path(folder), names, message, "hub_push")
 
     def push_branch(self, repo_id: str, folder: Path, branch: str, message: str) -> HubRevision:
-        names = sorted(p.name for p in Path(folder).iterdir() if p.is_file())
+        entries = list(Path(folder).iterdir())
+        if any(entry.is_dir() for entry in entries):
+            # Trees of one level only: what the Trainer writes. Refused rather than left out.
+            raise ValueError(f"{folder} holds folders; the local store keeps flat folders only")
+        names = sorted(entry.name for entry in entries)
         if not names:
             raise FileNotFoundError(f"no files in {folder}")
         return self._commit_files(repo_id, f"refs/heads/{branch}", Path(folder), names, message)

@@ -6,7 +6,8 @@ scheduler and RNG state) to train as one continuous run would. So each epoch's e
 to a branch of the run's repo, `trainer-state-epoch-<k>`, beside the checkpoints on main and never
 in their history, and it is fetched from there when the local copy is missing. Local files stay a
 cache. Step checkpoints within an epoch stay local: a retry on another machine redoes the epoch in
-progress from its start, with the same losses.
+progress from its start, with the same losses. The branches stay after the run: delete them once
+its champion is chosen if the optimizer state is not worth keeping.
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ def keep_epoch_state(
     return store.push_branch(repo_id, checkpoint, state_branch(epoch), message)
 
 
+def epoch_state_on_this_machine(
+    store: CheckpointStore, repo_id: str, trainer_dir: Path, recorded: Path, epoch: int
+) -> tuple[Path, bool]:
+    """The state that ended `epoch`, recorded at `recorded` by the machine that trained it, where
+    this machine keeps it under `trainer_dir`; fetched from the hub when it is not there."""
+    here = trainer_dir / f"epoch_{epoch}" / Path(recorded).name
+    return epoch_state_here(store, repo_id, here, epoch)
+
+
 def epoch_state_here(
     store: CheckpointStore, repo_id: str, checkpoint: Path, epoch: int
 ) -> tuple[Path, bool]:
@@ -50,6 +60,8 @@ def epoch_state_here(
             f"the trainer state that ended epoch {epoch} is neither at {checkpoint} nor on branch "
             f"{branch} of {repo_id}: materialize the run's epochs again from epoch 1"
         )
+    # The Hub client's download bookkeeping is no part of a checkpoint.
+    shutil.rmtree(staged / ".cache", ignore_errors=True)
     expected = step_checkpoints.step_of(checkpoint)
     found = _global_step(staged)
     if found != expected:
