@@ -1,11 +1,11 @@
-"""Overfitting detection on a run built to overfit: a handful of real products trained on for
-many epochs at a high learning rate, through the real pipeline. Validation error falls while the
-adapter learns what a price looks like, then rises as its predictions spread over its few items'
-prices; best_checkpoint must flag the onset and choose an epoch before the last, as a user sees it
-in its metadata.
+"""Overfitting detection through the real pipeline, on a run meant to overfit: a handful of real
+products trained on for many epochs at a high learning rate. best_checkpoint must flag an onset and
+choose an epoch before the last, as a user sees it in its metadata, and the lineage graph must mark
+the epochs from the onset on.
 
-The rise is not yet robust: with this recipe it rests on the training seed and on the CPU's bf16
-kernels, for the adapter never memorises its items in six epochs (docs/real_data/overfitting.md)."""
+Not yet robust: after two or three epochs this run's validation error is flat noise, so an onset is
+flagged whenever its lowest point is not the last epoch: on most seeds and CPUs, not all. Even an
+adapter that has memorised its items validates no worse (docs/real_data/overfitting.md)."""
 
 from collections.abc import Iterator
 from itertools import pairwise
