@@ -3,9 +3,10 @@ products trained on for many epochs at a high learning rate. best_checkpoint mus
 choose an epoch before the last, as a user sees it in its metadata, and the lineage graph must mark
 the epochs from the onset on.
 
-Not yet robust: after two or three epochs this run's validation error is flat noise, so an onset is
-flagged whenever its lowest point is not the last epoch: on most seeds and CPUs, not all. Even an
-adapter that has memorised its items validates no worse (docs/real_data/overfitting.md)."""
+Not yet robust: after two or three epochs this run's validation error is flat noise, and an onset
+is flagged when its lowest point happens to come before the last epoch: on most seeds and CPUs,
+not all. Even an adapter that has memorised its items validates no worse
+(docs/real_data/overfitting.md)."""
 
 from collections.abc import Iterator
 from itertools import pairwise
@@ -25,8 +26,8 @@ from conftest import TrainedRun, materialized_run, serving_dagster_dev
 
 from pipelines.launch import latest_metadata, stored_value
 
-# Few items with short texts: cheap epochs, and few enough to memorise. Validation and test
-# items are held out from them by the split.
+# Few items with short texts: cheap epochs. Validation and test items are held out from them by
+# the split.
 OVERFIT_DATASET = {
     "max_text_tokens": 24,
     "train_size": 8,
