@@ -1,8 +1,8 @@
 """What a person sees in the Dagster UI after a training run, in Debian's headless Chromium.
 
 The real `dagster dev` serves the trained run (conftest.dagster_dev); tests/browsing.py drives the
-browser. The lineage graph's marks are tested on the run built to overfit (test_overfitting.py);
-the README's screenshots come from the demo's instance (`make screenshots`).
+browser. The lineage graph's overfitting marks are tested on the run trained past its items
+(test_overfitting.py); the README's screenshots come from the demo's instance (`make screenshots`).
 """
 
 from collections.abc import Iterator

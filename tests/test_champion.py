@@ -14,7 +14,7 @@ from hub_server import start_hub_server
 from huggingface_hub.errors import RevisionNotFoundError
 from safetensors.numpy import save
 
-from pipelines.launch import latest_metadata, promote_champion_job, train_new_run
+from pipelines.launch import check_passed, latest_metadata, promote_champion_job, train_new_run
 from pipelines.presets import REAL_DATA_TRAINING, TINY_TRAINING
 from pricer.evaluation.epoch_record import read_records
 from pricer.hub.hugging_face import HuggingFaceStore
@@ -317,7 +317,9 @@ def test_a_better_run_that_also_beats_the_median_is_promoted(
     median = challenge["median_constant_validation_error"]
     assert challenge["validation_error"] < CLEAR_MARGIN * median, challenge["verdict"]
     assert challenge["validation_error"] < challenge["champion_validation_error"]
-    # The blocking check passed and the promotion ran: pointer, hub tag and asset name the winner.
+    # The blocking checks passed, select_best's and the promotion's, and the promotion ran:
+    # pointer, hub tag and asset name the winner.
+    assert check_passed(instance, "best_checkpoint", "beats_median_baseline", learning_run) is True
     assert verdict(result) is True
     assert result.success and promoted(result)
     winner = run_pointer(instance, pricer_home, learning_run, best)

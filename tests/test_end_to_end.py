@@ -104,7 +104,8 @@ def test_best_checkpoint_names_a_scored_epoch_and_its_check_ran(trained_run):
     assert best["chosen_epoch"] == min(errors, key=errors.get)
     assert "**chosen**" in best["epochs"]
     assert "data:image/png;base64," in best["validation_curve"]
-    # The tiny run may or may not learn enough; either way the verdict must match the numbers.
+    # The tiny run may or may not learn enough, so here the verdict must match the numbers; a
+    # run arranged to learn passes it in test_champion.py.
     verdict = check_passed(instance, "best_checkpoint", "beats_median_baseline", run_key)
     assert verdict is not None, "the blocking check never ran"
     assert verdict == (best["validation_error"] < best["median_constant_validation_error"])

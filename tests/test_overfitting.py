@@ -1,15 +1,18 @@
-"""Overfitting detection through the real pipeline, on a run meant to overfit: a handful of real
-products trained on for many epochs at a high learning rate. best_checkpoint must flag an onset and
-choose an epoch before the last, as a user sees it in its metadata, and the lineage graph must mark
-the epochs from the onset on.
+"""Overfitting detection through the real pipeline, on a run trained well past its few items: 8
+real products, six epochs at a high learning rate. What a user sees must agree with what the
+epochs recorded: best_checkpoint's verdict is the project's rule applied to the validation errors
+and training losses in the epochs' metadata, and the lineage graph marks exactly the epochs the
+verdict calls overfitted.
 
-Not yet robust: after two or three epochs this run's validation error is flat noise, and an onset
-is flagged when its lowest point happens to come before the last epoch: on most seeds and CPUs,
-not all. Even an adapter that has memorised its items validates no worse
-(docs/real_data/overfitting.md)."""
+Whether this run flags an onset is not asserted, because it rests on noise: after two or three
+epochs its validation error is flat, and an adapter that has memorised its items validates no
+worse (docs/real_data/overfitting.md). On the 2-core EPYC it flags one, so the red marks are seen
+in a browser; a CPU whose bf16 kernels put the lowest point at the last epoch sees none and checks
+that nothing is marked. The marks' own rule, failing at ERROR from the onset on, is tested on
+arranged scores in test_overfitting_marks.py, on every machine."""
 
 from collections.abc import Iterator
-from itertools import pairwise
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,8 @@ from browsing import (
 from conftest import TrainedRun, materialized_run, serving_dagster_dev
 
 from pipelines.launch import latest_metadata, stored_value
+from pricer.evaluation.selection import best_epoch, overfitting_onset
+from pricer.training.settings import TrainingSettings
 
 # Few items with short texts: cheap epochs. Validation and test items are held out from them by
 # the split.
@@ -46,6 +51,15 @@ OVERFIT_TRAINING = {
 }
 
 
+@dataclass(frozen=True)
+class RecordedEpoch:
+    """An epoch as its scores' materialization shows it in the UI."""
+
+    epoch: int
+    train_loss: float
+    validation_error: float
+
+
 @pytest.fixture(scope="module")
 def overfit_run(tmp_path_factory, pricer_home, model_path, shared_data) -> Iterator[TrainedRun]:
     dataset = {**OVERFIT_DATASET, "source": str(shared_data / "pricer_train_250.jsonl")}
@@ -54,37 +68,36 @@ def overfit_run(tmp_path_factory, pricer_home, model_path, shared_data) -> Itera
         yield run
 
 
-def test_overfitting_is_flagged_and_an_earlier_checkpoint_chosen(overfit_run):
+def test_the_verdict_is_the_rule_applied_to_what_the_epochs_recorded(overfit_run):
     instance, run_key, epochs = overfit_run.instance, overfit_run.run_key, overfit_run.epochs
     verdict = latest_metadata(instance, "best_checkpoint", run_key)
     scored = {
         e: latest_metadata(instance, f"scores_epoch_{e}", run_key) for e in range(1, epochs + 1)
     }
-    validation_error = {e: float(m["validation_error"]) for e, m in scored.items()}
-    train_loss = [float(scored[e]["train_loss"]) for e in range(1, epochs + 1)]
-    chosen, onset = verdict["chosen_epoch"], verdict["overfitting_onset"]
+    recorded = [
+        RecordedEpoch(e, float(m["train_loss"]), float(m["validation_error"]))
+        for e, m in scored.items()
+    ]
+    onset = overfitting_onset(recorded, TrainingSettings().overfit_tolerance)
+    expected = (best_epoch(recorded), onset if onset is not None else "none seen")
 
-    assert isinstance(onset, int), f"no onset flagged: {onset!r}, errors {validation_error}"
-    assert chosen < onset <= epochs
-    assert validation_error[chosen] == min(validation_error.values())
-    assert all(validation_error[e] > validation_error[chosen] for e in range(onset, epochs + 1))
-    # Overfitting, not divergence: the training items kept being learned while validation rose.
-    assert all(later < earlier for earlier, later in pairwise(train_loss))
+    found = (verdict["chosen_epoch"], verdict["overfitting_onset"])
+    assert found == expected, f"recorded: {recorded}"
 
 
 def test_the_lineage_graph_marks_the_overfitted_epochs_and_names_the_winner(overfit_run, tmp_path):
     best = stored_value(overfit_run.instance, "best_checkpoint", overfit_run.run_key)
     onset, epochs = best.selection.onset, range(1, overfit_run.epochs + 1)
-    assert onset is not None, "the run built to overfit flagged no onset (see the test above)"
+    overfitted = [epoch for epoch in epochs if best.selection.overfitted(epoch)]
     with (
         chromium(tmp_path / "chromium_profile") as browser,
         serving_dagster_dev(overfit_run.instance.root_directory) as url,
     ):
         # Collapsed, the training group counts its failed assets: the epochs from the onset on,
         # whose overfitting checks failed at ERROR. Shown alone, its chain draws their scores red.
-        assert failed_in_training(browser, url) == overfit_run.epochs - onset + 1
+        assert failed_in_training(browser, url) == len(overfitted)
         colours = scores_colours(browser, url, overfit_run.epochs)
-        assert colours == {epoch: "red" if epoch >= onset else "green" for epoch in epochs}
+        assert colours == {epoch: "red" if epoch in overfitted else "green" for epoch in epochs}
 
         # The winner is one click away: best_checkpoint, in release, shows the chosen epoch beside
         # the graph, and its materialization names it.
@@ -95,4 +108,4 @@ def test_the_lineage_graph_marks_the_overfitted_epochs_and_names_the_winner(over
         text_on_page(browser, "beats_median_baseline")
         browser.get(materialization_page(url, "best_checkpoint", overfit_run.run_key))
         assert row_value(browser, "chosen_epoch") == str(best.selection.chosen)
-        assert row_value(browser, "overfitting_onset") == str(onset)
+        assert row_value(browser, "overfitting_onset") == str(onset or "none seen")

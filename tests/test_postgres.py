@@ -1,7 +1,7 @@
-"""The instance on a real PostgreSQL server, set up by docs/dagster-postgres.yaml: the tiny
-pipeline runs against it and challenges the champion, and `dagster dev` serves the same run
-history, materializations, winner and champion after its webserver, its daemon and the database
-server itself are stopped and started again."""
+"""The instance on a real PostgreSQL server, set up by docs/dagster-postgres.yaml: a small
+pipeline run that learns is trained against it and becomes the champion, and `dagster dev` serves
+the same run history, materializations, winner and champion after its webserver, its daemon and
+the database server itself are stopped and started again."""
 
 import contextlib
 import shutil
@@ -13,31 +13,33 @@ import dagster as dg
 import pytest
 from conftest import REPO, free_port, serving_dagster_dev
 from postgres_server import PostgresProcess, running_postgres
-from test_champion import promote, promoted
+from test_champion import CLEAR_MARGIN, LEARNING_TRAINING, promote, promoted
 from test_webserver import ENTRY_VALUES, WINNER_QUERY, entry_values, graphql
 
 from assets.epoch_keys import adapter_key, checkpoint_key, scores_key
 from pipelines.launch import latest_metadata, prepare, train_new_run
-from pipelines.presets import TINY_DATASET, TINY_TRAINING
+from pipelines.presets import TINY_DATASET
 from pricer.release.champion import pointer_path, read_champion
 
 DATABASE = "pricer"
-# One epoch is enough: what is under test is where the instance keeps what the run wrote.
-TRAINING = {**TINY_TRAINING, "epochs": 1}
+# The recipe that learns, as test_champion trains it: its best epoch beats the median constant
+# clearly, so the champion is promoted and its materialization is there to be kept. (One epoch
+# of it came within 3% of the median on the 2-core EPYC.)
+TRAINING = LEARNING_TRAINING
 MATERIALIZED = [
     "product_dataset",
     "quantized_base_model",
     "baseline_scores",
-    adapter_key(1),
-    checkpoint_key(1),
-    scores_key(1),
+    *(
+        key(epoch)
+        for epoch in range(1, TRAINING["epochs"] + 1)
+        for key in (adapter_key, checkpoint_key, scores_key)
+    ),
     "best_checkpoint",
     "quality_report",
     "challenger",
+    "champion",
 ]
-# Materialized only when the run's best checkpoint wins its challenge: one epoch of the tiny run
-# may or may not beat the median constant, so it may rightly be served empty.
-CHAMPION = "champion"
 
 RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId jobName status } } } }"
 MATERIALIZATIONS_QUERY = f"""
@@ -60,7 +62,7 @@ class PostgresRun:
 @pytest.fixture(scope="module")
 def postgres_run(tmp_path_factory, pricer_home, model_path) -> Iterator[PostgresRun]:
     """A PostgreSQL server, an instance on it configured by the documented dagster.yaml, and one
-    tiny training run materialized there, its best checkpoint put forward as the champion."""
+    training run materialized there, its best checkpoint promoted to champion."""
     home = tmp_path_factory.mktemp("dagster_home_postgres")
     shutil.copy(REPO / "docs" / "dagster-postgres.yaml", home / "dagster.yaml")
     patch = pytest.MonkeyPatch()
@@ -103,7 +105,7 @@ def served_history(url: str, run_key: str) -> dict:
         asset: graphql(url, MATERIALIZATIONS_QUERY, {"asset": asset})["assetOrError"][
             "assetMaterializations"
         ]
-        for asset in [*MATERIALIZED, CHAMPION]
+        for asset in MATERIALIZED
     }
     (winner,) = graphql(url, WINNER_QUERY, {"partition": run_key})["assetOrError"][
         "assetMaterializations"
@@ -117,18 +119,18 @@ def served_history(url: str, run_key: str) -> dict:
 
 def test_the_instance_keeps_its_history_in_postgres(postgres_run):
     runs = recorded_runs(postgres_run.instance)
-    # With no champion yet, the challenge is against the median constant alone: the verdict the
-    # numbers give, whichever it is. One that loses fails its blocking check, and so its run.
+    # With no champion yet, the challenge is against the median constant alone, which the run
+    # clears by a margin no CPU's rounding crosses.
     best = latest_metadata(postgres_run.instance, "best_checkpoint", postgres_run.run_key)
-    beats_median = best["validation_error"] < best["median_constant_validation_error"]
-    assert postgres_run.promoted == beats_median
-    promotion = "SUCCESS" if postgres_run.promoted else "FAILURE"
+    median = best["median_constant_validation_error"]
+    assert best["validation_error"] < CLEAR_MARGIN * median, best["epochs"]
+    assert postgres_run.promoted
     assert sorted((job, status) for _, job, status in runs) == sorted(
         {
             "prepare": "SUCCESS",
             "training_run": "SUCCESS",
             "select_best": "SUCCESS",
-            "promote_champion": promotion,
+            "promote_champion": "SUCCESS",
         }.items()
     )
     with (
@@ -154,13 +156,9 @@ def test_history_survives_a_restart_of_dagster_dev_and_of_postgres(postgres_run,
         )
     for asset in MATERIALIZED:
         assert before["materializations"][asset], f"{asset} is not served"
-    # The champion is served as the promotion left it: the revision its pointer names, or none.
-    champions = before["materializations"][CHAMPION]
-    if postgres_run.promoted:
-        (served_champion,) = champions
-        assert entry_values(served_champion)["revision"] == read_champion(pricer_home).revision
-    else:
-        assert champions == []
+    # The champion is served as the promotion left it: the revision its pointer names.
+    (served_champion,) = before["materializations"]["champion"]
+    assert entry_values(served_champion)["revision"] == read_champion(pricer_home).revision
     assert (
         before["chosen_epoch"]
         == latest_metadata(instance, "best_checkpoint", run_key)["chosen_epoch"]
