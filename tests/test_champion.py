@@ -10,12 +10,12 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pytest
+from conftest import CLEAR_MARGIN
 from hub_server import start_hub_server
 from huggingface_hub.errors import RevisionNotFoundError
 from safetensors.numpy import save
 
-from pipelines.launch import check_passed, latest_metadata, promote_champion_job, train_new_run
-from pipelines.presets import REAL_DATA_TRAINING, TINY_TRAINING
+from pipelines.launch import check_passed, latest_metadata, promote_champion_job
 from pricer.evaluation.epoch_record import read_records
 from pricer.hub.hugging_face import HuggingFaceStore
 from pricer.hub.local_git import LocalGitStore
@@ -174,23 +174,8 @@ def test_within_one_repo_the_tag_only_moves(store, tmp_path):
     assert tagged(store, winner, tmp_path)
 
 
-# The promote_champion job on the session's training runs.
-
-# A second run on the session's dataset, set to learn where the tiny preset does not: batches of
-# 4 give it twice the steps, at a higher rank and learning rate, on every linear layer as the
-# real-data preset adapts. On the 2-core CPU its validation error is about 20% under the median
-# constant's; the tiny run's is about level with it.
-LEARNING_TRAINING = {
-    **TINY_TRAINING,
-    "batch_size": 4,
-    "learning_rate": 2e-3,
-    "lora_r": 16,
-    "lora_alpha": 32,
-    "target_modules": REAL_DATA_TRAINING["target_modules"],
-}
-# How far under the median constant the learning run must be, so that no rounding or thread
-# scheduling on another machine can carry it across the line.
-CLEAR_MARGIN = 0.9
+# The promote_champion job on the session's training runs: the tiny run, and the run that learns
+# (conftest.learning_run).
 
 
 def promote(instance, run_key: str, epoch: int = 0) -> dg.ExecuteInProcessResult:
@@ -230,13 +215,6 @@ def no_champion_left(pricer_home) -> Iterator[None]:
     """Removes the pointer file after the test, so each test starts from the champion it writes."""
     yield
     pointer_path(pricer_home).unlink(missing_ok=True)
-
-
-@pytest.fixture(scope="module")
-def learning_run(trained_run) -> str:
-    """A run that learns, trained and chosen from on the session's instance and dataset after the
-    tiny run, as a user launches one; its key."""
-    return train_new_run(trained_run.instance, LEARNING_TRAINING)
 
 
 def champion_tag(pricer_home, repo_id: str) -> str | None:
