@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from postgres_server import PostgresProcess, running_postgres
+from postgres_server import PostgresProcess, PostgresServer, running_postgres
 
 from pricer.model.quantization import load_tokenizer
 from pricer.model.source import EMBEDDED, resolve_base_model
@@ -65,7 +65,7 @@ def postgres() -> Iterator[PostgresProcess]:
         yield running
 
 
-def postgres_environment(server) -> dict[str, str]:
+def postgres_environment(server: PostgresServer) -> dict[str, str]:
     """The connection docs/dagster-postgres.yaml reads from the environment."""
     return {
         "DAGSTER_PG_HOST": server.host,

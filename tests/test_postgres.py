@@ -44,10 +44,10 @@ def champion_run(trained_run, learning_run, pricer_home) -> Iterator[str]:
     """The session's run that learns, promoted to champion on the PostgreSQL instance; its key.
     With no champion yet, the challenge is against the median constant alone."""
     assert not pointer_path(pricer_home).exists(), "a champion was left by another test"
-    won = promoted(promote(trained_run.instance, learning_run))
+    # test_champion may have promoted this run already: this promotion must win on its own.
+    assert promoted(promote(trained_run.instance, learning_run)), "the run that learns lost"
     yield learning_run
-    if won:  # the session's other tests start with no champion
-        pointer_path(pricer_home).unlink()
+    pointer_path(pricer_home).unlink()  # the session's other tests start with no champion
 
 
 def recorded_runs(instance: dg.DagsterInstance) -> set[tuple[str, str, str]]:
