@@ -13,23 +13,35 @@ def quantized_base_model(
     base_model: BaseModelResource,
     compute: ComputeResource,
 ) -> dg.Output[BaseModelSpec]:
-    """The base model in 4-bit NF4 (double quantization, bf16 compute) through bitsandbytes,
-    checked against the LoRA target modules so a wrong name fails here, before any training."""
+    """The base model in 4-bit NF4 (double quantization) through bitsandbytes, computing in the
+    precision the hardware runs natively (bf16 where it has it, else fp32 on a CPU), which every
+    later step computes in too. Checked against the LoRA target modules so a wrong name fails
+    here, before any training."""
     from pricer.model.quantization import footprint, load_quantized  # torch: only in this step
 
     lora = config.lora()
     lora.validate()
+    precision = compute.compute_precision()  # a precision the device cannot run stops here
     path = base_model.path()
-    model = load_quantized(path, compute.device)
+    model = load_quantized(path, compute.device, precision.name)
     targets = find_target_modules(model, lora.target_modules)
     sizes = footprint(path, model)
     adapter_parameters = lora_parameter_count(targets, lora.r)
-    context.log.info(f"{base_model.name()}: {sizes.quantized_bytes / 1e6:.1f} MB in 4-bit")
+    context.log.info(
+        f"{base_model.name()}: {sizes.quantized_bytes / 1e6:.1f} MB in 4-bit, computing in "
+        f"{precision.name} ({precision.reason})"
+    )
+    spec = BaseModelSpec(
+        model_id=base_model.model_id, name=base_model.name(), path=path, precision=precision.name
+    )
     return dg.Output(
-        BaseModelSpec(model_id=base_model.model_id, name=base_model.name(), path=path),
-        data_version=dg.DataVersion(base_model.model_id),
+        spec,
+        # Another precision is another model for every step downstream.
+        data_version=dg.DataVersion(f"{base_model.model_id} {precision.name}"),
         metadata={
             "model": base_model.name(),
+            "compute_precision": precision.name,
+            "precision_chosen": precision.reason,
             "parameters": dg.MetadataValue.int(sizes.parameters),
             "bf16_footprint_mb": dg.MetadataValue.float(round(sizes.bf16_bytes / 1e6, 1)),
             "nf4_footprint_mb": dg.MetadataValue.float(round(sizes.quantized_bytes / 1e6, 1)),

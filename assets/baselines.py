@@ -41,6 +41,7 @@ def baseline_scores(
         batch_size=compute.scoring_batch_size(),
         progress=context.log.info,
         weighted=True,
+        precision=quantized_base_model.precision,
     )
     metadata: dict[str, dg.MetadataValue] = {}
     for split, evaluation in untrained.items():

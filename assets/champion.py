@@ -90,6 +90,7 @@ def challenger(
             device=compute.device,
             batch_size=compute.scoring_batch_size(),
             progress=context.log.info,
+            precision=quantized_base_model.precision,
         )
     challenge = Challenge(
         candidate=candidate,

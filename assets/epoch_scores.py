@@ -47,10 +47,11 @@ def build_scores_asset(epoch: int) -> dg.AssetsDefinition:
             device=compute.device,
             batch_size=compute.scoring_batch_size(),
             progress=context.log.info,
+            precision=quantized_base_model.precision,
         )
         record = push_model_card(
             store,
-            scored_record(pushed, scored),
+            scored_record(pushed, scored, quantized_base_model.precision),
             read_records(run_dir, through_epoch=epoch - 1),
             adapter,
             run_dir / "cards" / f"epoch_{epoch}",
@@ -73,6 +74,7 @@ def _metadata(record: EpochRecord, scored: ScoredCheckpoint, scored_revision: st
         "card_revision": record.revision.revision,
         "card_commit": dg.MetadataValue.url(record.revision.url),
         "train_loss": dg.MetadataValue.float(round(record.train_loss, 5)),
+        "compute_precision": record.precision,
         **scores_metadata("validation", record.validation),
         **scores_metadata("test", record.test),
         # The probability-weighted price beside greedy; greedy alone chooses the winner.

@@ -77,7 +77,8 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
     from pricer.evaluation.selection import select
     from pricer.hub.local_git import LocalGitStore
     from pricer.model.lora import find_target_modules
-    from pricer.model.quantization import footprint, load_quantized, load_tokenizer
+    from pricer.model.precision import choose_precision
+    from pricer.model.quantization import footprint, load_quantized, load_tokenizer, pick_device
     from pricer.model.source import EMBEDDED, EMBEDDED_NAME, resolve_base_model
     from pricer.plots import loss_curve, price_histogram, truth_vs_guess, validation_curve
     from pricer.release.checkpoints import push_checkpoint, push_model_card, scored_record
@@ -91,7 +92,8 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
     path = resolve_base_model(EMBEDDED, Path(os.environ["PRICER_HOME"]) / "models")
     dataset = data.build(load_tokenizer(path))
     price_histogram([i.price for i in dataset.curation.items])
-    model = load_quantized(path)
+    precision = choose_precision("auto", pick_device()).name  # as quantized_base_model does
+    model = load_quantized(path, precision=precision)
     find_target_modules(model, settings.lora.target_modules)
     footprint(path, model)
     del model
@@ -100,7 +102,7 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
     for items in held_out.values():
         constant_scores(splits.train, items)
         ridge_scores(splits.train, items)
-    evaluate_model(path, held_out, weighted=True)
+    evaluate_model(path, held_out, weighted=True, precision=precision)
 
     store, run_key = LocalGitStore(work / "hub"), "direct-run"
     records, trained = [], None
@@ -115,6 +117,7 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
                 work / "trainer",
                 resume_from=trained.checkpoint_dir if trained else None,
                 report_to=run.report_to,
+                precision=precision,
             )
         trained = after_epoch(trained, result, run_key, settings, dataset.version)
         loss_curve(
@@ -125,12 +128,16 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
         revision = pushed.revision.revision
         adapter = store.download(pushed.revision.repo_id, revision, work / "revisions" / revision)
         scored = score_checkpoint(
-            path, adapter, splits, work / "predictions" / f"epoch_{epoch}.json"
+            path,
+            adapter,
+            splits,
+            work / "predictions" / f"epoch_{epoch}.json",
+            precision=precision,
         )
         truth_vs_guess(scored.validation.truths, scored.validation.guesses, f"epoch {epoch}")
         record = push_model_card(
             store,
-            scored_record(pushed, scored),
+            scored_record(pushed, scored, precision),
             records,
             adapter,
             work / "cards" / f"epoch_{epoch}",

@@ -91,7 +91,7 @@ def _resources() -> dict[str, dg.ConfigurableResource]:
             mode=tracker_mode,
             api_key=dg.EnvVar("WANDB_API_KEY") if tracker_mode == "online" else None,
         ),
-        "compute": ComputeResource(),
+        "compute": ComputeResource(precision=SETTINGS.precision),
         "epoch_trainer": _epoch_trainer(SETTINGS.training_processes),
     }
 

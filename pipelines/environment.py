@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pricer.model.precision import AUTO, PRECISIONS
 from pricer.training.tracking import MODES as TRACKER_MODES
 from resources.hub import KINDS as HUB_KINDS
 
@@ -21,6 +22,7 @@ class LocationSettings:
     hub: str
     tracker: str
     training_processes: int
+    precision: str  # "auto" (chosen by the hardware) or one forced: model/precision.py
     base_model: str
     retrain_cron: str
     watch_source: str | None
@@ -33,11 +35,16 @@ def read_settings(env: Mapping[str, str] = os.environ) -> LocationSettings:
     tracker = env.get("PRICER_TRACKER", "offline")
     if tracker not in TRACKER_MODES:
         raise SettingError(f"PRICER_TRACKER={tracker!r}: use one of {', '.join(TRACKER_MODES)}")
+    precision = env.get("PRICER_PRECISION", AUTO)
+    if precision != AUTO and precision not in PRECISIONS:
+        choices = ", ".join((AUTO, *PRECISIONS))
+        raise SettingError(f"PRICER_PRECISION={precision!r}: use one of {choices}")
     return LocationSettings(
         max_epochs=_whole_number(env, "PRICER_MAX_EPOCHS", "6"),
         hub=hub,
         tracker=tracker,
         training_processes=_whole_number(env, "PRICER_TRAINING_PROCESSES", "1"),
+        precision=precision,
         base_model=env.get("PRICER_BASE_MODEL", "embedded"),
         retrain_cron=env.get("PRICER_RETRAIN_CRON", "0 3 * * 0"),  # Sundays 03:00 UTC
         watch_source=env.get("PRICER_WATCH_SOURCE") or None,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pricer.home import default_home
 from pricer.hub.base import CheckpointStore
+from pricer.model.precision import AUTO, PRECISIONS
 from pricer.release.champion import DamagedPointer, pointer_path, read_champion
 from pricer.release.checkpoints import BEST_TAG, checkpoint_message
 from pricer.release.export import DTYPES, export_merged, require_empty_folder
@@ -77,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         "--max-text-tokens", type=_one_or_more, default=160, help="text budget, as trained"
     )
     model.add_argument("--device", default="auto")
+    model.add_argument(
+        "--precision",
+        choices=(AUTO, *PRECISIONS),
+        default=AUTO,
+        help="what the model computes in; auto: bf16 where the hardware has it, else fp32",
+    )
     model.add_argument("--batch-size", type=_one_or_more, default=32)
 
     export = _command(
@@ -145,16 +152,30 @@ def _checkpoint_arguments(command: argparse.ArgumentParser) -> None:
 def _predict(args: argparse.Namespace) -> int:
     texts = _texts(args.text, args.jsonl)
     args = _named_or_champion(args)
+    _check_precision(args.precision, args.device)
     with tempfile.TemporaryDirectory(prefix="pricer-predict-") as scratch:
         adapter = _download(args, Path(scratch) / "adapter")
         from pricer.evaluation.scoring import (
             load_for_pricing,  # torch: once the input is known good
         )
 
-        model, tokenizer = load_for_pricing(_base_model(args), str(adapter), args.device)
+        model, tokenizer = load_for_pricing(
+            _base_model(args), str(adapter), args.device, args.precision
+        )
     for price in _prices(model, tokenizer, texts, args):
         print("nan" if price is None else f"{price:.2f}")
     return 0
+
+
+def _check_precision(precision: str, device: str) -> None:
+    # Before the checkpoint is fetched or a weight read: fp16 on a CPU, say, is one line.
+    from pricer.model.precision import choose_precision
+    from pricer.model.quantization import pick_device
+
+    try:
+        choose_precision(precision, pick_device(device))
+    except (ValueError, RuntimeError) as error:
+        raise UsageError(str(error)) from None
 
 
 def _export(args: argparse.Namespace) -> int:

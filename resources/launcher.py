@@ -60,6 +60,7 @@ class InProcessTrainer(EpochTrainer):
                 spec.device,
                 report_to=tracked.report_to,
                 progress=context.log.info,
+                precision=spec.precision,
             )
         return LaunchedEpoch(result, processes=1, tracking=tracked.location)
 

@@ -22,6 +22,7 @@ def epoch_record(
     test: Scores | float | None = None,
     weighted: tuple[Scores, Scores] | None = None,
     tolerance: float = 0.02,
+    precision: str = "fp32",
 ) -> EpochRecord:
     validation = validation if isinstance(validation, Scores) else scores(validation)
     if test is None:
@@ -39,6 +40,7 @@ def epoch_record(
         revision=HubRevision(RUN_KEY, f"{epoch:040x}", f"file:///hub/{RUN_KEY}"),
         settings=TrainingSettings(overfit_tolerance=tolerance),
         predictions=Path(f"predictions/epoch_{epoch}.json"),
+        precision=precision,
         history=StepHistory(
             [(step, train_loss + 0.1 / step) for step in range(1, 4 * epoch + 1)],
             [(step, 1e-3 * (1 - step / (4 * epoch + 1))) for step in range(1, 4 * epoch + 1)],

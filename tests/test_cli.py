@@ -177,6 +177,8 @@ def small_hub(tmp_path_factory) -> Path:
         (["--run", "run-a", "--epoch", "2", "a kettle"], "adapter_model.safetensors is cut short"),
         (["--run", "run-a", "--batch-size", "0", "x"], "'0' is not a whole number of 1 or more"),
         (["--run", "run-a", "--epoch", "1", "--base-model", "./gone", "x"], "base model './gone'"),
+        (["--run", "run-a", "--precision", "fp16", "x"], "precision fp16 needs a GPU"),
+        (["--run", "run-a", "--precision", "fp64", "x"], "invalid choice: 'fp64'"),
     ],
 )
 def test_mistakes_get_one_line_and_no_traceback(small_hub, args, message, monkeypatch):

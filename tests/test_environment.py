@@ -20,6 +20,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         ("PRICER_MAX_EPOCHS", "six", "PRICER_MAX_EPOCHS='six': use a whole number, 1 or more"),
         ("PRICER_MAX_EPOCHS", "0", "PRICER_MAX_EPOCHS='0': use a whole number, 1 or more"),
         ("PRICER_TRAINING_PROCESSES", "-2", "PRICER_TRAINING_PROCESSES='-2': use a whole number"),
+        ("PRICER_PRECISION", "half", "PRICER_PRECISION='half': use one of auto, bf16, fp16, fp32"),
     ],
 )
 def test_a_wrong_setting_is_named_with_what_it_takes(name, value, message):
@@ -32,6 +33,7 @@ def test_the_defaults_need_no_environment():
     settings = read_settings({})
     assert (settings.hub, settings.tracker, settings.max_epochs) == ("local", "offline", 6)
     assert (settings.training_processes, settings.base_model) == (1, "embedded")
+    assert settings.precision == "auto"
 
 
 def test_the_code_location_refuses_to_load_with_a_wrong_setting():

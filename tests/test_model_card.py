@@ -99,6 +99,7 @@ def test_the_body_says_how_to_prompt_and_how_it_was_trained(card):
     settings = TrainingSettings()
     assert f'"learning_rate": {settings.learning_rate}' in card.text
     assert f'"r": {settings.lora.r}' in card.text
+    assert "computing in fp32" in card.text  # the record's precision (tests/records.py)
 
 
 def test_a_card_needs_its_own_epoch():

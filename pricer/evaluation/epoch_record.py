@@ -37,6 +37,7 @@ class EpochRecord:
     settings: TrainingSettings  # the run's, overfitting tolerance included
     predictions: Path  # every item's truth and guesses (evaluation/predictions.py)
     history: StepHistory  # the run's training steps up to the end of this epoch
+    precision: str  # what it trained and was scored in: "bf16", "fp16" or "fp32"
 
     @property
     def validation_error(self) -> float:
@@ -61,6 +62,8 @@ class EpochRecord:
             revision=HubRevision(**values["revision"]),
             settings=TrainingSettings.from_dict(values["settings"]),
             predictions=Path(values["predictions"]),
+            # Records from before the precision was chosen by the hardware: always bf16.
+            precision=values.get("precision", "bf16"),
             history=StepHistory(
                 [(step, loss) for step, loss in history["losses"]],
                 [(step, rate) for step, rate in history["learning_rates"]],

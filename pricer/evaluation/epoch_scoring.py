@@ -50,6 +50,7 @@ def score_checkpoint(
     device: str = "auto",
     batch_size: int = 32,
     progress: Callable[[str], None] | None = None,
+    precision: str = "auto",
 ) -> ScoredCheckpoint:
     from pricer.evaluation.scoring import evaluate_model  # torch: only where it scores
 
@@ -61,6 +62,7 @@ def score_checkpoint(
         batch_size=batch_size,
         progress=progress,
         weighted=True,
+        precision=precision,
     )
     saved = save_predictions(
         predictions_file,

@@ -69,9 +69,10 @@ def evaluate_model(
     batch_size: int = 32,
     progress: Callable[[str], None] | None = None,
     weighted: bool = False,
+    precision: str = "auto",
 ) -> dict[str, Evaluation]:
     """Load the 4-bit base (with an adapter, if given) once and score it on each named split."""
-    model, tokenizer = load_for_pricing(model_path, adapter_dir, device)
+    model, tokenizer = load_for_pricing(model_path, adapter_dir, device, precision)
     results = {}
     for name, items in splits.items():
         report = (
@@ -83,12 +84,14 @@ def evaluate_model(
     return results
 
 
-def load_for_pricing(model_path: str, adapter_dir: str | None = None, device: str = "auto"):
+def load_for_pricing(
+    model_path: str, adapter_dir: str | None = None, device: str = "auto", precision: str = "auto"
+):
     """The 4-bit base with the adapter applied, ready to price, and its tokenizer."""
     from pricer.model.quantization import load_quantized, load_tokenizer
 
     tokenizer = load_tokenizer(model_path)
-    model = load_quantized(model_path, device)
+    model = load_quantized(model_path, device, precision)
     if adapter_dir is not None:
         from peft import PeftModel
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
+from pricer.model.precision import AUTO, choose_precision
+
 
 @dataclass(frozen=True)
 class ModelFootprint:
@@ -23,12 +25,12 @@ def pick_device(requested: str = "auto") -> str:
     return requested
 
 
-def nf4_config() -> BitsAndBytesConfig:
+def nf4_config(compute_dtype: torch.dtype) -> BitsAndBytesConfig:
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_compute_dtype=compute_dtype,
     )
 
 
@@ -39,12 +41,17 @@ def load_tokenizer(model_path: str) -> AutoTokenizer:
     return tokenizer
 
 
-def load_quantized(model_path: str, device: str = "auto") -> AutoModelForCausalLM:
+def load_quantized(
+    model_path: str, device: str = "auto", precision: str = AUTO
+) -> AutoModelForCausalLM:
+    """The 4-bit model, computing in `precision` ("auto": chosen by the hardware, precision.py);
+    a precision the device cannot run fails here, before any weight is read."""
     device = pick_device(device)
+    dtype = choose_precision(precision, device).dtype
     model = AutoModelForCausalLM.from_pretrained(
         model_path,
-        quantization_config=nf4_config(),
-        dtype=torch.bfloat16,
+        quantization_config=nf4_config(dtype),
+        dtype=dtype,
         device_map={"": device},
     )
     model.config.use_cache = True

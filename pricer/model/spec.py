@@ -10,3 +10,5 @@ class BaseModelSpec:
     model_id: str  # as the base model resource names it: "embedded", a Hub id or a folder
     name: str  # the name a model card gives as its base
     path: str  # the converted, loadable folder
+    # What every step computes in (model/precision.py), chosen when the base is quantized.
+    precision: str = "auto"

@@ -139,6 +139,7 @@ def rescore_champion(
     device: str = "auto",
     batch_size: int = 32,
     progress: Callable[[str], None] | None = None,
+    precision: str = "auto",
 ) -> float:
     """The champion's validation $ error on the candidate's split, by the epochs' own scorer."""
     from pricer.evaluation.scoring import evaluate_model  # torch: only where it scores
@@ -156,6 +157,7 @@ def rescore_champion(
         device=device,
         batch_size=batch_size,
         progress=progress,
+        precision=precision,
     )
     return scored["validation"].scores.mean_abs_error
 

@@ -79,8 +79,11 @@ def push_model_card(
     return dataclasses.replace(record, revision=card)
 
 
-def scored_record(pushed: PushedCheckpoint, scored: ScoredCheckpoint) -> EpochRecord:
-    """The epoch's record as scored, naming the adapter's commit until its card is pushed."""
+def scored_record(
+    pushed: PushedCheckpoint, scored: ScoredCheckpoint, precision: str
+) -> EpochRecord:
+    """The epoch's record as scored in `precision`, the run's (model/precision.py), naming the
+    adapter's commit until its card is pushed."""
     return EpochRecord(
         run_key=pushed.run_key,
         epoch=pushed.epoch,
@@ -89,5 +92,6 @@ def scored_record(pushed: PushedCheckpoint, scored: ScoredCheckpoint) -> EpochRe
         settings=pushed.settings,
         predictions=scored.predictions,
         history=pushed.history,
+        precision=precision,
         **scored.scores(),
     )

@@ -74,7 +74,8 @@ def _body(base_model: str, history: list[EpochRecord], dataset_version: str) -> 
 
 A LoRA adapter trained by pricer with QLoRA: `{base_model}` loaded in
 4-bit NF4, and this adapter trained over it to read a product's description and write its price.
-It is the checkpoint after epoch {this.epoch} of training run `{run_key}`.
+It is the checkpoint after epoch {this.epoch} of training run `{run_key}`. It was trained and
+scored computing in {this.precision}.
 
 ## How to prompt it
 
@@ -104,7 +105,7 @@ Mean absolute error in dollars, root mean squared log error, and hits: guesses {
 
 ## Training hyperparameters
 
-Trained on pricer's curated split of product prices{data}.
+Trained on pricer's curated split of product prices{data}, computing in {this.precision}.
 
 ```json
 {hyperparameters}

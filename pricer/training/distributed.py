@@ -37,6 +37,7 @@ class EpochSpec:
     output_dir: Path
     resume_from: Path | None
     device: str = "auto"
+    precision: str = "auto"  # model/precision.py
     report_to: str = "none"
     # When set, every rank saves its own adapter here after the epoch, so they can be compared.
     rank_adapters_dir: Path | None = None
@@ -107,6 +108,7 @@ def run_rank(spec: EpochSpec, progress: Progress | None) -> EpochResult:
         spec.device,
         spec.report_to,
         progress,
+        precision=spec.precision,
     )
     if capture is not None:
         capture.save()

@@ -42,16 +42,20 @@ def build_trainer(
     report_to: str = "none",
     callbacks: list[TrainerCallback] | None = None,
     max_steps: int = -1,
+    precision: str = "auto",
 ):  # -> SFTTrainer
-    """The trainer for a whole run with `settings`, its 4-bit model loaded: every epoch trains
-    with one built alike, and the training benchmark measures it. `max_steps` cuts a run short."""
+    """The trainer for a whole run with `settings`, its 4-bit model loaded and computing in
+    `precision` (model/precision.py): every epoch trains with one built alike, and the training
+    benchmark measures it. `max_steps` cuts a run short."""
     import datasets
     from datasets import Dataset
     from trl import SFTConfig
 
+    from pricer.model.precision import choose_precision
     from pricer.model.quantization import load_quantized, load_tokenizer, pick_device
 
     device = pick_device(device)
+    precision = choose_precision(precision, device).name  # before any weight is read
     tokenizer = load_tokenizer(model_path)
     tokenizer.padding_side = "right"
     if settings.liger_kernel:
@@ -61,7 +65,7 @@ def build_trainer(
 
         check_liger_applies(AutoConfig.from_pretrained(model_path).model_type)
         _patch_llama_with_liger()  # before the model is built: it swaps the classes' modules
-    model = load_quantized(model_path, device)
+    model = load_quantized(model_path, device, precision)
     use_cuda = device == "cuda"
     config = SFTConfig(
         output_dir=str(output_dir),
@@ -80,7 +84,9 @@ def build_trainer(
         torch_compile=settings.torch_compile,
         # Batches of similar lengths carry less padding; the order is still seeded and resumable.
         train_sampling_strategy="group_by_length" if settings.length_grouped else "random",
-        bf16=True,
+        # Mixed precision as the model computes; fp32 needs none.
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
         # No truncation by TRL: it would cut the price off the end. The length is enforced below.
         max_length=None,
         completion_only_loss=True,
@@ -114,6 +120,12 @@ def build_trainer(
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through callbacks, not stdout
+    if precision != "bf16":
+        # TRL stores a QLoRA adapter in bf16 whatever the run computes in: an fp32 run keeps it in
+        # fp32 (bf16 would be emulated), and fp16's gradient scaler needs fp32 weights.
+        for parameter in trainer.model.parameters():
+            if parameter.requires_grad:
+                parameter.data = parameter.data.float()
     for split in (trainer.train_dataset, trainer.eval_dataset):
         _refuse_truncated_prices(split, settings.max_length)
     return trainer
@@ -130,6 +142,7 @@ def train_epoch(
     device: str = "auto",
     report_to: str = "none",
     progress: Progress | None = None,
+    precision: str = "auto",
 ) -> EpochResult:
     """Train until the end of epoch `epoch`, resuming from `resume_from` (a checkpoint saved at
     the end of an earlier epoch of the same run) or from scratch.
@@ -157,6 +170,7 @@ def train_epoch(
             _PausePoints(),
             _StopAtStepEnd(),  # after the pause points: a stop that ends a pause saves that step
         ],
+        precision=precision,
     )
     setup_seconds = time.perf_counter() - started
     previous_step = _global_step(resume_from)
@@ -293,8 +307,9 @@ def _exact_resume_trainer():
     from pricer.training.completion_loss import completion_loss, supports_completion_loss
 
     class ExactResumeTrainer(SFTTrainer):
-        """PEFT upcasts a reloaded adapter to fp32, while TRL trains QLoRA adapters in bf16.
-        Casting back keeps a resumed epoch exactly on the path of one continuous run.
+        """PEFT upcasts a reloaded adapter to fp32, while TRL trains QLoRA adapters in bf16 when
+        the run computes in bf16. Casting back keeps a resumed epoch exactly on the path of one
+        continuous run.
 
         Checkpoints are written out of sight and published whole (training/step_checkpoints.py), so
         a process killed mid-save never leaves one that looks complete."""
