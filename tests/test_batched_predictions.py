@@ -1,6 +1,9 @@
 """Batched scoring must price real items exactly as scoring them one at a time. Its batches hold
-prompts of one token length, so none is padded: left padding would change bf16 rounding, and with
-it some greedy prices (docs/benchmarks.md)."""
+prompts of one token length, so none is padded: left padding would change the rounding, in bf16
+far more than in fp32, and with it some greedy prices (docs/benchmarks.md). That holds in either
+precision, since a row's arithmetic is then the same in a batch as alone."""
+
+import bitsandbytes as bnb
 
 from pricer.data.curation import CurationRules, curate
 from pricer.data.prompts import parse_price
@@ -11,7 +14,7 @@ from pricer.evaluation.scoring import (
     GPU_SCORING_BATCH,
     scoring_batch_size,
 )
-from pricer.model.quantization import load_quantized
+from pricer.model.quantization import dequantize_once, load_quantized
 from resources.compute import ComputeResource
 
 
@@ -36,3 +39,17 @@ def test_the_scoring_batch_follows_the_device_unless_set():
     assert ComputeResource(device="cpu").scoring_batch_size() == CPU_SCORING_BATCH
     assert scoring_batch_size("cuda") == GPU_SCORING_BATCH > CPU_SCORING_BATCH
     assert ComputeResource(device="cpu", eval_batch_size=7).scoring_batch_size() == 7
+
+
+def test_weights_dequantized_once_price_exactly_as_4_bit_ones(shared_data, model_path, tokenizer):
+    # Scoring and `pricer predict` dequantize on the CPU once (evaluation/scoring.py): the same
+    # NF4 values, so the same greedy text and the same weighted price, to the last bit.
+    rows = read_source(str(shared_data / "pricer_test_tail_1750.jsonl"))
+    prompts = [item.prompt for item in curate(rows, tokenizer, CurationRules()).items[:16]]
+    model = load_quantized(model_path, "cpu").eval()
+    four_bit = decode(model, tokenizer, prompts, batch_size=16, weighted=True)
+    assert dequantize_once(model) > 0
+    assert not any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
+    dequantized = decode(model, tokenizer, prompts, batch_size=16, weighted=True)
+    assert [d.completion for d in dequantized] == [d.completion for d in four_bit]
+    assert [d.weighted for d in dequantized] == [d.weighted for d in four_bit]

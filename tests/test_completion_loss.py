@@ -1,6 +1,7 @@
 """On the CPU the LM head sees only the labelled positions, and training is still TRL's, bit for
-bit: the same losses step by step, the same evaluation loss and the same adapter."""
+bit: the same losses step by step and the same adapter; the evaluation loss agrees to rounding."""
 
+import pytest
 from safetensors.torch import load_file
 
 from pricer.data.catalogue import generate_catalogue
@@ -45,7 +46,10 @@ def test_labelled_positions_train_exactly_as_trls_loss(model_path, tokenizer, tm
     losses, adapter = _train(model_path, items, settings, tmp_path / "labelled", True)
 
     assert len(losses) == STEPS + 1 and all(loss > 0 for loss in losses)
-    assert losses == reference_losses
+    # Training is bit for bit. The evaluation loss, one mean over every labelled position of the
+    # split, may round in its last bits: 6e-7 apart in fp32 on an AVX2 CPU (2026-12-06).
+    assert losses[:STEPS] == reference_losses[:STEPS]
+    assert losses[STEPS] == pytest.approx(reference_losses[STEPS], rel=1e-5)
     assert adapter.keys() == reference.keys()
     # Trained past the first step, where LoRA's A matrices still have no gradient.
     assert all(tensor.abs().sum() > 0 for tensor in adapter.values())

@@ -87,11 +87,19 @@ def evaluate_model(
 def load_for_pricing(
     model_path: str, adapter_dir: str | None = None, device: str = "auto", precision: str = "auto"
 ):
-    """The 4-bit base with the adapter applied, ready to price, and its tokenizer."""
-    from pricer.model.quantization import load_quantized, load_tokenizer
+    """The 4-bit base with the adapter applied, ready to price, and its tokenizer. On the CPU
+    its NF4 weights are dequantized once, not at every step: the same prices, sooner."""
+    from pricer.model.quantization import (
+        dequantize_once,
+        load_quantized,
+        load_tokenizer,
+        pick_device,
+    )
 
     tokenizer = load_tokenizer(model_path)
     model = load_quantized(model_path, device, precision)
+    if pick_device(device) == "cpu":
+        dequantize_once(model)
     if adapter_dir is not None:
         from peft import PeftModel
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -56,6 +57,34 @@ def load_quantized(
     )
     model.config.use_cache = True
     return model
+
+
+def dequantize_once(model: AutoModelForCausalLM) -> int:
+    """Replace each 4-bit linear layer of a model on the CPU by a plain one holding its weight
+    dequantized, and return how many were replaced. bitsandbytes' CPU path dequantizes every NF4
+    weight again at every forward pass, which is most of the cost of a decoding step; the weights
+    are the NF4 values exactly, so what the model computes is unchanged. For pricing, not
+    training: it undoes the 4-bit memory saving, so a model that would fill over a quarter of
+    this machine's memory dequantized is left as it is."""
+    import bitsandbytes as bnb
+
+    layers = [
+        (parent, name, child)
+        for parent in model.modules()
+        for name, child in parent.named_children()
+        if isinstance(child, bnb.nn.Linear4bit)
+    ]
+    dtype = next(p.dtype for p in model.parameters() if p.is_floating_point())
+    needed = sum(c.in_features * c.out_features for _, _, c in layers) * dtype.itemsize
+    if not layers or needed > os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 4:
+        return 0
+    for parent, name, child in layers:
+        weight = bnb.functional.dequantize_4bit(child.weight.data, child.weight.quant_state)
+        plain = torch.nn.Linear(child.in_features, child.out_features, bias=False)
+        plain.weight = torch.nn.Parameter(weight.to(dtype), requires_grad=False)
+        plain.bias = child.bias
+        setattr(parent, name, plain)
+    return len(layers)
 
 
 def footprint(model_path: str, quantized: AutoModelForCausalLM) -> ModelFootprint:
