@@ -85,14 +85,14 @@ def _in_a_process(kernels: str, args: argparse.Namespace) -> dict:
 def _measure(args: argparse.Namespace) -> dict:
     import torch
 
-    from pricer.model.precision import choose_precision
+    from pricer.model.precision import choose_precision, matmul_seconds
 
     results: dict = {"cpu": _cpu_kind(), "auto": choose_precision("auto", "cpu").name}
     for precision in PRECISIONS:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # bf16 forced where emulated: measured, not warned
             results[precision] = {
-                "matmul": _matmul_seconds(getattr(torch, _TORCH[precision])),
+                "matmul": matmul_seconds(getattr(torch, _TORCH[precision]), *MATMUL, repeats=5),
                 "train_step": _train_step_seconds(precision, args.steps, args.warmup_steps),
                 "score_item": _score_item_seconds(precision, args.items),
             }
@@ -101,20 +101,6 @@ def _measure(args: argparse.Namespace) -> dict:
 
 
 _TORCH = {"bf16": "bfloat16", "fp32": "float32"}
-
-
-def _matmul_seconds(dtype, repeats: int = 5) -> float:
-    import torch
-
-    rows, inner, columns = MATMUL
-    a, b = torch.randn(rows, inner, dtype=dtype), torch.randn(inner, columns, dtype=dtype)
-    a @ b
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def _demo_splits():

@@ -101,20 +101,24 @@ def _warn_emulated_bf16() -> None:
     )
 
 
-def emulated_bf16_slowdown(rows: int = 64, repeats: int = 3) -> float:
+def emulated_bf16_slowdown(rows: int = 64) -> float:
     """How many times longer a matrix product of SmolLM2's MLP shape takes in bf16 than in fp32
-    on this CPU: the best of `repeats` for each."""
+    on this CPU."""
     import torch
 
-    def best_seconds(dtype) -> float:
-        a = torch.randn(rows, 576, dtype=dtype)
-        b = torch.randn(576, 1536, dtype=dtype)
-        a @ b  # the first product pays for kernel selection
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            a @ b
-            times.append(time.perf_counter() - started)
-        return min(times)
+    return matmul_seconds(torch.bfloat16, rows) / matmul_seconds(torch.float32, rows)
 
-    return best_seconds(torch.bfloat16) / best_seconds(torch.float32)
+
+def matmul_seconds(dtype, rows: int, inner: int = 576, columns: int = 1536, repeats: int = 3):
+    """The best of `repeats` times for a (rows x inner) by (inner x columns) product in `dtype`."""
+    import torch
+
+    a = torch.randn(rows, inner, dtype=dtype)
+    b = torch.randn(inner, columns, dtype=dtype)
+    a @ b  # the first product pays for kernel selection
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - started)
+    return min(times)
