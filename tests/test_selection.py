@@ -98,6 +98,7 @@ def test_the_epoch_record_fields_are_pinned():
         "settings",
         "predictions",
         "history",
+        "precision",
     ]
 
 
