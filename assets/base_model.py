@@ -23,6 +23,7 @@ def quantized_base_model(
     lora.validate()
     precision = compute.compute_precision()  # a precision the device cannot run stops here
     path = base_model.path()
+    origin = base_model.origin()
     model = load_quantized(path, compute.device, precision.name)
     targets = find_target_modules(model, lora.target_modules)
     sizes = footprint(path, model)
@@ -32,14 +33,21 @@ def quantized_base_model(
         f"{precision.name} ({precision.reason})"
     )
     spec = BaseModelSpec(
-        model_id=base_model.model_id, name=base_model.name(), path=path, precision=precision.name
+        model_id=base_model.model_id,
+        name=base_model.name(),
+        path=path,
+        precision=precision.name,
+        origin=origin.description,
     )
     return dg.Output(
         spec,
-        # Another precision is another model for every step downstream.
-        data_version=dg.DataVersion(f"{base_model.model_id} {precision.name}"),
+        # Other weights, or another precision, are another model for every step downstream.
+        data_version=dg.DataVersion(f"{origin.content_hash} {precision.name}"),
         metadata={
             "model": base_model.name(),
+            "origin": origin.description,
+            "content_hash": origin.content_hash,
+            **({"hub_revision": origin.revision} if origin.revision else {}),
             "compute_precision": precision.name,
             "precision_chosen": precision.reason,
             "parameters": dg.MetadataValue.int(sizes.parameters),

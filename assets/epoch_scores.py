@@ -57,6 +57,7 @@ def build_scores_asset(epoch: int) -> dg.AssetsDefinition:
             run_dir / "cards" / f"epoch_{epoch}",
             quantized_base_model.name,
             product_dataset.version,
+            quantized_base_model.origin,
         )
         # The run's ledger: what selection, early stopping and the reports read.
         write_record(run_dir, record)

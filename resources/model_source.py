@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from pricer.model.provenance import BaseModelOrigin, base_model_origin
 from pricer.model.source import EMBEDDED, display_name, resolve_base_model
 from resources.compute import default_home
 
@@ -26,3 +27,7 @@ class BaseModelResource(dg.ConfigurableResource):
 
     def name(self) -> str:
         return display_name(self.model_id)
+
+    def origin(self) -> BaseModelOrigin:
+        """The package and file, Hub commit or folder the weights came from; after path()."""
+        return base_model_origin(self.model_id)

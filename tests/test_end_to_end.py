@@ -160,3 +160,23 @@ def _load(instance, asset, partition=None):
 def revisions(store, repo_id: str) -> list[str]:
     """Every pushed revision of a repo in the local store, newest first."""
     return [revision for revision, _ in store.history(repo_id)]
+
+
+def test_the_base_model_and_every_card_name_where_its_weights_came_from(trained_run, pricer_home):
+    from pricer.model.provenance import base_model_origin
+
+    instance, run_key = trained_run.instance, trained_run.run_key
+    origin = base_model_origin("embedded")
+    base = latest_metadata(instance, "quantized_base_model")
+    assert (base["origin"], base["content_hash"]) == (origin.description, origin.content_hash)
+    records = instance.fetch_materializations(dg.AssetKey("quantized_base_model"), limit=1).records
+    data_version = records[0].asset_materialization.tags["dagster/data_version"]
+    assert data_version == f"{origin.content_hash} {base['compute_precision']}"
+    epoch = trained_run.epochs
+    repo_id = latest_metadata(instance, f"hub_checkpoint_epoch_{epoch}", run_key)["repo_id"]
+    scored = latest_metadata(instance, f"scores_epoch_{epoch}", run_key)
+    store = LocalGitStore(pricer_home / "hub")
+    card = store.download(repo_id, scored["card_revision"], pricer_home / "card_origin")
+    assert (
+        f"## Base model\n\n{origin.description}; then quantized" in (card / "README.md").read_text()
+    )

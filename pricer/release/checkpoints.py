@@ -67,12 +67,13 @@ def push_model_card(
     staging: Path,
     base_model_name: str,
     dataset_version: str,
+    base_origin: str = "",
 ) -> EpochRecord:
     """Commit the epoch's model card over its adapter; returns the record naming that commit,
     the one users load. `history` holds the run's earlier epochs, for the card's table."""
     copy_files(adapter_dir, staging, ADAPTER_FILES)
     (staging / "README.md").write_text(
-        model_card(base_model_name, [*history, record], dataset_version)
+        model_card(base_model_name, [*history, record], dataset_version, base_origin)
     )
     message = model_card_message(record.run_key, record.epoch)
     card = store.push_folder(record.revision.repo_id, staging, message)

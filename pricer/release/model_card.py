@@ -28,9 +28,14 @@ METRICS = {
 }
 
 
-def model_card(base_model: str, history: list[EpochRecord], dataset_version: str = "") -> str:
+def model_card(
+    base_model: str,
+    history: list[EpochRecord],
+    dataset_version: str = "",
+    base_origin: str = "",
+) -> str:
     """history[-1] is the checkpoint this card goes with; earlier records are the run's earlier
-    epochs."""
+    epochs. `base_origin` says where the base's weights came from (model/provenance.py)."""
     if not history:
         raise ValueError("a model card needs at least the epoch of its own checkpoint")
     this = history[-1]
@@ -43,7 +48,7 @@ def model_card(base_model: str, history: list[EpochRecord], dataset_version: str
         model_name=f"{run_key}-epoch-{this.epoch}",
         eval_results=_eval_results(this, dataset_version),
     )
-    body = _body(base_model, history, dataset_version)
+    body = _body(base_model, history, dataset_version, base_origin)
     return f"---\n{metadata.to_yaml()}\n---\n\n{body}"
 
 
@@ -65,17 +70,26 @@ def _eval_results(record: EpochRecord, dataset_version: str) -> list[EvalResult]
     ]
 
 
-def _body(base_model: str, history: list[EpochRecord], dataset_version: str) -> str:
+def _body(
+    base_model: str, history: list[EpochRecord], dataset_version: str, base_origin: str
+) -> str:
     this = history[-1]
     run_key = this.run_key
     hyperparameters = json.dumps(this.settings.as_dict(), indent=2)
     data = f" (dataset version `{dataset_version}`)" if dataset_version else ""
+    weights = (
+        f"\n## Base model\n\n{base_origin}; then quantized to 4-bit NF4 with bitsandbytes, "
+        f"computing in {this.precision}.\n"
+        if base_origin
+        else ""
+    )
     return f"""# {run_key}, epoch {this.epoch}
 
 A LoRA adapter trained by pricer with QLoRA: `{base_model}` loaded in
 4-bit NF4, and this adapter trained over it to read a product's description and write its price.
 It is the checkpoint after epoch {this.epoch} of training run `{run_key}`. It was trained and
 scored computing in {this.precision}.
+{weights}
 
 ## How to prompt it
 
