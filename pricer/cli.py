@@ -15,7 +15,8 @@ from pricer.hub.base import CheckpointStore
 from pricer.model.precision import AUTO, PRECISIONS
 from pricer.release.champion import DamagedPointer, pointer_path, read_champion
 from pricer.release.checkpoints import BEST_TAG, checkpoint_message
-from pricer.release.export import DTYPES, export_merged, require_empty_folder
+from pricer.release.export import DTYPES, export_merged, require_empty_folder, require_new_file
+from pricer.release.gguf_export import DEFAULT_GGUF_TYPE, GGUF_TYPES
 
 HUBS = ("local", "huggingface")
 
@@ -32,15 +33,20 @@ A run's checkpoint defaults to the one its select_best job chose (tagged "best" 
 One price is printed per line, in input order; "nan" where the model wrote no number.
 """
 
-EXPORT_HELP = """Save a checkpoint as a plain transformers model: its adapter merged into the base.
+EXPORT_HELP = """Save a checkpoint with its adapter merged into the base: a plain transformers
+model, or one GGUF file for llama.cpp.
 
     pricer export merged/
     pricer export --run pricer-2026-11-24_07.37.58 merged/
     pricer export --repo me/pricer-2026-11-24_07.37.58 --revision 4f0c2a1 --dtype float32 merged/
+    pricer export --format gguf pricer.gguf
+    pricer export --format gguf --gguf-type f16 --run pricer-2026-11-24_07.37.58 pricer-f16.gguf
 
 The checkpoint is chosen as for `pricer predict`: the champion unless --run or --repo names one.
-The folder gets safetensors and the tokenizer; AutoModelForCausalLM.from_pretrained(folder)
-loads it without PEFT.
+A merged folder gets safetensors and the tokenizer; AutoModelForCausalLM.from_pretrained(folder)
+loads it without PEFT. A GGUF file (Q8_0 unless --gguf-type says otherwise) loads in llama.cpp
+(`llama-cli -m pricer.gguf`) and in llama-cpp-python; it needs a Llama-architecture base whose
+tokenizer came as GGUF, as the embedded one does.
 """
 
 
@@ -93,10 +99,21 @@ def _parser() -> argparse.ArgumentParser:
         EXPORT_HELP,
         _export,
     )
-    export.add_argument("output", type=Path, help="a new (or empty) folder to write the model to")
+    export.add_argument(
+        "output", type=Path, help="a new (or empty) folder, or with --format gguf a new file"
+    )
     _checkpoint_arguments(export)
     export.add_argument(
-        "--dtype", choices=DTYPES, default="bfloat16", help="the merged weights' precision"
+        "--format", choices=("merged", "gguf"), default="merged", help="what to write"
+    )
+    export.add_argument(
+        "--dtype", choices=DTYPES, default="bfloat16", help="the merged folder's precision"
+    )
+    export.add_argument(
+        "--gguf-type",
+        choices=GGUF_TYPES,
+        default=DEFAULT_GGUF_TYPE,
+        help="the GGUF file's weight type (norms stay f32)",
     )
     return parser
 
@@ -180,13 +197,24 @@ def _check_precision(precision: str, device: str) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     try:
-        require_empty_folder(args.output)
+        # Before anything is downloaded: nothing is ever written over.
+        (require_new_file if args.format == "gguf" else require_empty_folder)(args.output)
     except FileExistsError as error:
         raise UsageError(str(error)) from error
     args = _named_or_champion(args)
     with tempfile.TemporaryDirectory(prefix="pricer-export-") as scratch:
         adapter = _download(args, Path(scratch) / "adapter")
-        export_merged(_base_model(args), adapter, args.output, args.dtype)
+        try:
+            if args.format == "gguf":
+                from pricer.model.source import EMBEDDED, embedded_gguf
+                from pricer.release.gguf_export import export_gguf
+
+                tokenizer = embedded_gguf() if args.base_model == EMBEDDED else None
+                export_gguf(_base_model(args), adapter, args.output, tokenizer, args.gguf_type)
+            else:
+                export_merged(_base_model(args), adapter, args.output, args.dtype)
+        except (ValueError, FileExistsError) as error:
+            raise UsageError(str(error)) from error
     print(args.output)
     return 0
 

@@ -34,9 +34,25 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test`), each test's worker is chosen by group: the tests that
+    share the session's trained run on one, so it trains once, and every other module's tests
+    together, so a module's fixtures are made once."""
+    for item in items:
+        group = "trained_run" if "trained_run" in item.fixturenames else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
-def pricer_home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("pricer_home")
+def pricer_home(tmp_path_factory, worker_id) -> Path:
+    home = tmp_path_factory.mktemp("pricer_home")
+    if worker_id != "master":
+        # Each xdist worker has a home of its own; all share the session's converted model (its
+        # conversion takes a lock, so one converts and the others wait for it).
+        models = tmp_path_factory.getbasetemp().parent / "models"
+        models.mkdir(exist_ok=True)
+        (home / "models").symlink_to(models)
+    return home
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +136,36 @@ def learning_run(trained_run) -> str:
         "target_modules": REAL_DATA_TRAINING["target_modules"],
     }
     return train_new_run(trained_run.instance, learning)
+
+
+PRICER = Path(sys.executable).parent / "pricer"  # the console script pyproject declares
+
+
+def export(trained_run: TrainedRun, pricer_home: Path, output: Path, *options: str) -> Path:
+    """The run's last epoch exported by the console script, as a person runs it."""
+    done = subprocess.run(
+        [
+            str(PRICER),
+            "export",
+            *("--run", trained_run.run_key, "--epoch", str(trained_run.epochs)),
+            *options,
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PRICER_HOME": str(pricer_home)},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [str(output)]
+    return output
+
+
+@pytest.fixture(scope="session")
+def exported_float32(trained_run, pricer_home, tmp_path_factory) -> Path:
+    """The tiny run's last epoch merged in float32: what the merged and GGUF exports are held to."""
+    output = tmp_path_factory.mktemp("export") / "merged-float32"
+    return export(trained_run, pricer_home, output, "--dtype", "float32")
 
 
 @contextlib.contextmanager

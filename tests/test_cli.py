@@ -4,11 +4,11 @@ process of its own."""
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import PRICER
 from safetensors.numpy import save
 
 from pipelines.launch import latest_metadata
@@ -17,8 +17,6 @@ from pricer.evaluation.scoring import evaluate_model
 from pricer.hub.local_git import LocalGitStore
 from pricer.release.champion import ChampionPointer, pointer_path, write_champion
 from pricer.release.checkpoints import checkpoint_message
-
-PRICER = Path(sys.executable).parent / "pricer"  # the console script pyproject declares
 
 TEXTS = [
     "Stainless steel electric kettle, 1.7 litres, boils fast, auto shut-off",
@@ -203,17 +201,34 @@ def test_mistakes_get_one_line_and_no_traceback(small_hub, args, message, monkey
         (["out"], "name a checkpoint with --run RUN"),
         (["--run", "run-a", "--epoch", "1", "taken"], "taken exists and is not an empty folder"),
         (["--run", "run-a", "--epoch", "1", "--dtype", "int4", "out"], "invalid choice: 'int4'"),
+        (
+            ["--format", "gguf", "--run", "run-a", "--epoch", "1", "taken/config.json"],
+            "taken/config.json exists and is not an empty file",
+        ),
+        (
+            ["--format", "gguf", "--gguf-type", "q4_k", "--run", "run-a", "--epoch", "1", "out"],
+            "invalid choice: 'q4_k'",
+        ),
+        (
+            ["--format", "gguf", "--run", "run-a", "--epoch", "1", "--base-model", "./b", "out"],
+            "needs the base's tokenizer as GGUF metadata",
+        ),
     ],
 )
 def test_export_mistakes_get_one_line_and_write_nothing(small_hub, args, message, monkeypatch):
     monkeypatch.chdir(small_hub)
     (small_hub / "taken").mkdir(exist_ok=True)
     (small_hub / "taken" / "config.json").write_text("{}")
+    # A folder that looks like a model, for the base that is not the embedded one.
+    (small_hub / "b").mkdir(exist_ok=True)
+    (small_hub / "b" / "config.json").write_text("{}")
+    (small_hub / "b" / "model.safetensors").write_bytes(save({"w": np.zeros(2, np.float32)}))
     done = pricer(small_hub, "export", *args)
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert not (small_hub / "out").exists()
+    assert [p.name for p in small_hub.iterdir() if p.name.startswith(".")] == []
 
 
 def test_a_damaged_champion_pointer_is_one_line_and_stays(tmp_path):

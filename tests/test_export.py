@@ -4,11 +4,11 @@ writes exactly what the base with its adapter writes."""
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import PRICER, export
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -17,39 +17,11 @@ from pricer.data.prompts import make_prompt
 from pricer.evaluation.decoding import MAX_NEW_TOKENS
 from pricer.hub.local_git import LocalGitStore
 
-PRICER = Path(sys.executable).parent / "pricer"  # the console script pyproject declares
-
-
-def export(trained_run, pricer_home: Path, output: Path, *options: str) -> Path:
-    """The run's last epoch exported by the console script, as a person runs it."""
-    done = subprocess.run(
-        [
-            str(PRICER),
-            "export",
-            *("--run", trained_run.run_key, "--epoch", str(trained_run.epochs)),
-            *options,
-            str(output),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PRICER_HOME": str(pricer_home)},
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [str(output)]
-    return output
-
 
 @pytest.fixture(scope="module")
 def exported(trained_run, pricer_home, tmp_path_factory) -> Path:
     """The export in the precision it is written in by default, bfloat16."""
     return export(trained_run, pricer_home, tmp_path_factory.mktemp("export") / "merged")
-
-
-@pytest.fixture(scope="module")
-def exported_float32(trained_run, pricer_home, tmp_path_factory) -> Path:
-    output = tmp_path_factory.mktemp("export") / "merged-float32"
-    return export(trained_run, pricer_home, output, "--dtype", "float32")
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +96,44 @@ def test_the_default_export_is_the_same_model_in_bfloat16(exported, exported_flo
         # bfloat16 keeps 8 bits of mantissa: each weight within a percent of its tensor's scale.
         scale = full[name].abs().max()
         assert (weight.float() - full[name]).abs().max() <= 0.01 * scale, name
+
+
+def test_an_adapter_trained_on_another_base_is_one_line_and_writes_nothing(
+    trained_run, pricer_home, model_path, tokenizer, tmp_path
+):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    # A Llama with the same layer names and tokenizer but narrower layers: the adapter's matrices
+    # cannot fold into them.
+    other = tmp_path / "narrower-base"
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
+    LlamaForCausalLM(config).save_pretrained(other)
+    tokenizer.save_pretrained(other)
+    output = tmp_path / "out"
+    done = subprocess.run(
+        [
+            str(PRICER),
+            "export",
+            "--run",
+            trained_run.run_key,
+            "--base-model",
+            str(other),
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PRICER_HOME": str(pricer_home)},
+    )
+    assert done.returncode == 2
+    # The error is the last line, whole, after the loading progress transformers prints.
+    assert "does not fit the base" in done.stderr.strip().splitlines()[-1], done.stderr
+    assert "Traceback" not in done.stderr
+    assert not output.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
