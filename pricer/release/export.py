@@ -59,14 +59,19 @@ def merged_model(base_model_path: str, adapter_dir: Path, dtype: str):
     try:
         adapted = PeftModel.from_pretrained(base, str(adapter_dir))
     except (RuntimeError, ValueError, KeyError) as error:
-        # PEFT names the first mismatched tensor in a message pages long: the first line says it.
-        first_line = (
-            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        )
         raise ValueError(
-            f"the adapter in {adapter_dir} does not fit the base {base_model_path}: {first_line}"
+            f"the adapter in {adapter_dir} does not fit the base {base_model_path}: "
+            f"{_first_finding(error)}"
         ) from error
     return adapted.merge_and_unload(), tokenizer
+
+
+def _first_finding(error: Exception) -> str:
+    # torch's message runs to a line per mismatched tensor under a heading: the first one says it.
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    return lines[1] if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 
 def require_empty_folder(output_dir: Path) -> None:
