@@ -93,11 +93,8 @@ system-packages: base-packages
 	$(call install_or_stop,$(test_missing),The test suite)
 
 # The system packages first: one missing stops make before anything else is done.
-# Two workers: much of a test's time is a process starting or a daemon polling, during which the
-# other worker computes. Tests sharing the session's trained run stay on one worker, and a
-# module's tests together (tests/conftest.py), so nothing trains twice.
 test: system-packages $(VENV)/.test-installed
-	$(VENV)/bin/pytest --numprocesses=2 --dist=loadgroup
+	$(VENV)/bin/pytest
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -34,25 +34,9 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test`), each test's worker is chosen by group: the tests that
-    share the session's trained run on one, so it trains once, and every other module's tests
-    together, so a module's fixtures are made once."""
-    for item in items:
-        group = "trained_run" if "trained_run" in item.fixturenames else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
-def pricer_home(tmp_path_factory, worker_id) -> Path:
-    home = tmp_path_factory.mktemp("pricer_home")
-    if worker_id != "master":
-        # Each xdist worker has a home of its own; all share the session's converted model (its
-        # conversion takes a lock, so one converts and the others wait for it).
-        models = tmp_path_factory.getbasetemp().parent / "models"
-        models.mkdir(exist_ok=True)
-        (home / "models").symlink_to(models)
-    return home
+def pricer_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("pricer_home")
 
 
 @pytest.fixture(scope="session")
