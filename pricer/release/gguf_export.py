@@ -160,4 +160,5 @@ def _add_tensor(writer, name: str, weight: np.ndarray, config, gguf_type: str) -
     if weight.ndim == 1 or (quant == gguf.GGMLQuantizationType.Q8_0 and weight.shape[-1] % 32 != 0):
         quant = gguf.GGMLQuantizationType.F32
     data = gguf.quants.quantize(weight, quant)
-    writer.add_tensor(gguf_tensor_name(name), data, raw_shape=weight.shape, raw_dtype=quant)
+    # The writer reads the shape from the bytes it is given: a Q8_0 row is 34 bytes per 32 weights.
+    writer.add_tensor(gguf_tensor_name(name), data, raw_dtype=quant)
