@@ -21,8 +21,13 @@ from pathlib import Path
 from bench.common import pricer_home, print_table, real_items
 from pricer.data.prompts import make_prompt, parse_price
 from pricer.evaluation.decoding import MAX_NEW_TOKENS
-from pricer.model.source import EMBEDDED, embedded_gguf, resolve_base_model
-from pricer.release.gguf_export import DEFAULT_GGUF_TYPE, GGUF_TYPES, export_gguf
+from pricer.model.source import EMBEDDED, resolve_base_model
+from pricer.release.gguf_export import (
+    DEFAULT_GGUF_TYPE,
+    GGUF_TYPES,
+    export_gguf,
+    tokenizer_gguf_for,
+)
 
 
 def main() -> None:
@@ -36,7 +41,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gguf-speed-") as scratch:
         adapter = _fresh_adapter(base, Path(scratch) / "adapter")
         gguf_file = export_gguf(
-            base, adapter, Path(scratch) / "model.gguf", embedded_gguf(), args.gguf_type
+            base,
+            adapter,
+            Path(scratch) / "model.gguf",
+            tokenizer_gguf_for(EMBEDDED),
+            args.gguf_type,
         )
         torch_load, torch_time, torch_prices, prompts = _pytorch(base, adapter, args.items)
         llama_load, llama_time, llama_prices = _llama(gguf_file, prompts, args.threads)

@@ -16,7 +16,7 @@ from pricer.model.precision import AUTO, PRECISIONS
 from pricer.release.champion import DamagedPointer, pointer_path, read_champion
 from pricer.release.checkpoints import BEST_TAG, checkpoint_message
 from pricer.release.export import DTYPES, export_merged, require_empty_folder, require_new_file
-from pricer.release.gguf_export import DEFAULT_GGUF_TYPE, GGUF_TYPES
+from pricer.release.gguf_export import DEFAULT_GGUF_TYPE, GGUF_TYPES, tokenizer_gguf_for
 
 HUBS = ("local", "huggingface")
 
@@ -202,14 +202,17 @@ def _export(args: argparse.Namespace) -> int:
     except FileExistsError as error:
         raise UsageError(str(error)) from error
     args = _named_or_champion(args)
+    try:
+        # A base the GGUF writer cannot take is known before the checkpoint is fetched.
+        tokenizer = tokenizer_gguf_for(args.base_model) if args.format == "gguf" else None
+    except ValueError as error:
+        raise UsageError(str(error)) from error
     with tempfile.TemporaryDirectory(prefix="pricer-export-") as scratch:
         adapter = _download(args, Path(scratch) / "adapter")
         try:
-            if args.format == "gguf":
-                from pricer.model.source import EMBEDDED, embedded_gguf
+            if tokenizer is not None:
                 from pricer.release.gguf_export import export_gguf
 
-                tokenizer = embedded_gguf() if args.base_model == EMBEDDED else None
                 export_gguf(_base_model(args), adapter, args.output, tokenizer, args.gguf_type)
             else:
                 export_merged(_base_model(args), adapter, args.output, args.dtype)

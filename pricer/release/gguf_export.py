@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-# What each quantization is called on the command line, and llama.cpp's name for it.
+# The weight types the writer makes, as the command line names them.
 GGUF_TYPES = ("q8_0", "f16", "f32")
 DEFAULT_GGUF_TYPE = "q8_0"
 
@@ -58,16 +58,29 @@ def interleave_rotary_pairs(weight: np.ndarray, heads: int) -> np.ndarray:
     )
 
 
+def tokenizer_gguf_for(base_model_id: str) -> Path:
+    """The GGUF file whose tokenizer metadata the base's export copies; ValueError for a base
+    that came without one (only the embedded base does)."""
+    from pricer.model.source import EMBEDDED, embedded_gguf
+
+    if base_model_id != EMBEDDED:
+        raise ValueError(
+            "GGUF export needs the base's tokenizer as GGUF metadata, which only the embedded "
+            "base brings; export a merged folder with `pricer export` for other bases"
+        )
+    return embedded_gguf()
+
+
 def export_gguf(
     base_model_path: str,
     adapter_dir: Path,
     output: Path,
-    tokenizer_gguf: Path | None,
+    tokenizer_gguf: Path,
     gguf_type: str = DEFAULT_GGUF_TYPE,
 ) -> Path:
     """Merge the adapter into the base and write the model to the file `output`, atomically.
 
-    `tokenizer_gguf` is a GGUF file whose tokenizer the base uses (the embedded base's own).
+    `tokenizer_gguf` is a GGUF file whose tokenizer the base uses (tokenizer_gguf_for).
     """
     import gguf
 
@@ -77,11 +90,6 @@ def export_gguf(
         raise ValueError(f"GGUF type must be one of {', '.join(GGUF_TYPES)}, got {gguf_type!r}")
     output = Path(output)
     require_new_file(output)
-    if tokenizer_gguf is None:
-        raise ValueError(
-            "GGUF export needs the base's tokenizer as GGUF metadata, which only the embedded "
-            "base brings; export a merged folder with `pricer export` for other bases"
-        )
     model, _ = merged_model(base_model_path, adapter_dir, "float32")
     config = model.config
     if config.model_type != "llama":
@@ -125,12 +133,7 @@ def _write_hyperparameters(writer, config, gguf_type: str) -> None:
     writer.add_rope_freq_base(float(config.rope_parameters["rope_theta"]))
     writer.add_layer_norm_rms_eps(config.rms_norm_eps)
     writer.add_vocab_size(config.vocab_size)
-    file_types = {
-        "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
-        "f16": gguf.LlamaFileType.MOSTLY_F16,
-        "f32": gguf.LlamaFileType.ALL_F32,
-    }
-    writer.add_file_type(file_types[gguf_type])
+    writer.add_file_type(_types(gguf_type)[1])
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
 
@@ -150,11 +153,7 @@ def _add_tensor(writer, name: str, weight: np.ndarray, config, gguf_type: str) -
         weight = interleave_rotary_pairs(weight, config.num_attention_heads)
     elif name.endswith("self_attn.k_proj.weight"):
         weight = interleave_rotary_pairs(weight, config.num_key_value_heads)
-    quant = {
-        "q8_0": gguf.GGMLQuantizationType.Q8_0,
-        "f16": gguf.GGMLQuantizationType.F16,
-        "f32": gguf.GGMLQuantizationType.F32,
-    }[gguf_type]
+    quant = _types(gguf_type)[0]
     # Norms stay in fp32, as llama.cpp's converter keeps them; so does a matrix whose rows do
     # not split into Q8_0's blocks of 32.
     if weight.ndim == 1 or (quant == gguf.GGMLQuantizationType.Q8_0 and weight.shape[-1] % 32 != 0):
@@ -162,3 +161,14 @@ def _add_tensor(writer, name: str, weight: np.ndarray, config, gguf_type: str) -
     data = gguf.quants.quantize(weight, quant)
     # The writer reads the shape from the bytes it is given: a Q8_0 row is 34 bytes per 32 weights.
     writer.add_tensor(gguf_tensor_name(name), data, raw_dtype=quant)
+
+
+def _types(gguf_type: str):
+    """The matrices' tensor type and the file type the header declares, for a GGUF type."""
+    import gguf
+
+    return {
+        "q8_0": (gguf.GGMLQuantizationType.Q8_0, gguf.LlamaFileType.MOSTLY_Q8_0),
+        "f16": (gguf.GGMLQuantizationType.F16, gguf.LlamaFileType.MOSTLY_F16),
+        "f32": (gguf.GGMLQuantizationType.F32, gguf.LlamaFileType.ALL_F32),
+    }[gguf_type]
