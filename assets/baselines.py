@@ -4,11 +4,13 @@ from assets.metadata import scores as scores_metadata
 from assets.metadata import slug
 from pricer.data.dataset import CuratedDataset
 from pricer.evaluation.baselines import (
+    NOISE_FLOOR,
     RIDGE,
     UNTRAINED,
     WEIGHTED_UNTRAINED,
     BaselineScores,
     constant_scores,
+    noise_floor_scores,
     ridge_scores,
 )
 from pricer.model.spec import BaseModelSpec
@@ -24,7 +26,8 @@ def baseline_scores(
 ) -> BaselineScores:
     """What every checkpoint must beat, on the same validation and test items: the training
     median and mean, a ridge regression on TF-IDF, and the untrained quantized base model (its
-    greedy and its probability-weighted price)."""
+    greedy and its probability-weighted price). On the embedded catalogue, also its noise floor:
+    the rule price's error, which no model can beat."""
     from pricer.evaluation.scoring import evaluate_model  # torch: imported by the steps that use it
 
     splits = product_dataset.splits
@@ -34,6 +37,9 @@ def baseline_scores(
         for name, value in constant_scores(splits.train, items).items():
             results.setdefault(name, {})[split] = value
         results.setdefault(RIDGE, {})[split] = ridge_scores(splits.train, items)
+        floor = noise_floor_scores(items)
+        if floor is not None:
+            results.setdefault(NOISE_FLOOR, {})[split] = floor
     untrained = evaluate_model(
         quantized_base_model.path,
         held_out,

@@ -7,9 +7,9 @@ from pydantic import Field
 from assets.epoch_keys import every_epochs_scores
 from assets.metadata import image, slug
 from assets.partitions import training_runs
-from pricer.evaluation.baselines import MEDIAN, RIDGE, BaselineScores
+from pricer.evaluation.baselines import MEDIAN, NOISE_FLOOR, RIDGE, BaselineScores
 from pricer.evaluation.epoch_record import read_records
-from pricer.evaluation.epoch_table import epoch_table
+from pricer.evaluation.epoch_table import epoch_table, verdict
 from pricer.evaluation.predictions import load_predictions
 from pricer.evaluation.selection import BestCheckpoint, choose_best
 from pricer.plots import loss_curve, truth_vs_guess, validation_curve
@@ -60,8 +60,9 @@ def build_best_checkpoint(max_epochs: int) -> dg.AssetsDefinition:
         best = choose_best(records, baseline_scores)
         # In the hub too: `pricer predict --run` and anyone with the repo can load "best".
         hub.store().tag(best.revision.repo_id, best.revision.revision, BEST_TAG)
-        chosen, onset = best.selection.chosen, best.selection.onset
-        context.log.info(f"{run_key}: epoch {chosen} wins; overfitting from epoch {onset}")
+        context.log.info(
+            f"{run_key}: epoch {best.selection.chosen} wins. {verdict(best.selection)}"
+        )
         return dg.Output(best, metadata=_metadata(best))
 
     return best_checkpoint
@@ -75,11 +76,17 @@ def _metadata(best: BestCheckpoint) -> dict:
     return {
         "chosen_epoch": chosen,
         "overfitting_onset": onset if onset is not None else "none seen",
+        # The early warning, often epochs before the onset: the adapter memorising.
+        "validation_loss_rising_since": best.selection.loss_rising or "not rising",
+        "verdict": verdict(best.selection),
         "revision": best.revision.revision,
         "repo_id": best.revision.repo_id,
         "commit": dg.MetadataValue.url(best.revision.url),
         "hub_tag": BEST_TAG,
+        # The weighted price's, which chooses; greedy decoding's beside it.
         "validation_error": dg.MetadataValue.float(round(winner.validation_error, 4)),
+        "greedy_validation_error": dg.MetadataValue.float(round(winner.greedy_validation_error, 4)),
+        "validation_loss": dg.MetadataValue.float(round(winner.validation_loss, 5)),
         "test_error": dg.MetadataValue.float(round(winner.test_error, 4)),
         **{
             f"{slug(name)}_validation_error": dg.MetadataValue.float(round(value, 4))
@@ -92,12 +99,21 @@ def _metadata(best: BestCheckpoint) -> dict:
                 [r.validation_error for r in best.epochs],
                 chosen,
                 onset,
-                {name: baselines[name] for name in (MEDIAN, RIDGE)},
+                {
+                    name: baselines[name]
+                    for name in (MEDIAN, RIDGE, NOISE_FLOOR)
+                    if name in baselines
+                },
+                greedy_errors=[r.greedy_validation_error for r in best.epochs],
+                validation_losses=[r.validation_loss for r in best.epochs],
+                loss_rising=best.selection.loss_rising,
             ),
             "validation error per epoch",
         ),
         "winner_truth_vs_guess": image(
-            truth_vs_guess(validation.truths, validation.greedy, f"Epoch {chosen}, validation"),
+            truth_vs_guess(
+                validation.truths, validation.weighted, f"Epoch {chosen}, validation, weighted"
+            ),
             "truth against guess",
         ),
         # The last epoch's history spans the whole run, with every epoch boundary on it.

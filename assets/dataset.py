@@ -2,6 +2,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.metadata import image
+from pricer.data.catalogue import PRICE_DISPERSION
 from pricer.data.curation import CurationResult, CurationRules
 from pricer.data.dataset import CuratedDataset, build_dataset
 from pricer.data.sources import SourceError, source_parts
@@ -20,6 +21,11 @@ class DatasetConfig(dg.Config):
         "pooled), or a Hugging Face dataset id",
     )
     catalogue_size: int = Field(default=400, description="rows generated for the embedded source")
+    price_dispersion: float = Field(
+        default=PRICE_DISPERSION,
+        description="the embedded catalogue's price spread that its texts do not reveal: the "
+        "standard deviation of a log-normal price factor (0: prices follow the text's rule)",
+    )
     min_price: float = _RULES.min_price
     max_price: float = _RULES.max_price
     min_chars: int = Field(default=_RULES.min_chars, description="shorter texts are rejected")
@@ -44,6 +50,7 @@ class DatasetConfig(dg.Config):
             self.seed,
             self.catalogue_size,
             self.train_size,
+            self.price_dispersion,
         )
 
 
@@ -63,6 +70,8 @@ def product_dataset(
         raise dg.Failure(
             description=str(error), metadata={"file": _failing_part(config.source, str(error))}
         ) from None
+    except ValueError as error:  # a setting out of range: the message names it
+        raise dg.Failure(description=str(error)) from None
     curation, splits = dataset.curation, dataset.splits
     context.log.info(f"kept {curation.rows_kept} of {curation.rows_in} rows from {config.source}")
     rejected = {

@@ -68,6 +68,8 @@ def build_scores_asset(epoch: int) -> dg.AssetsDefinition:
 
 def _metadata(record: EpochRecord, scored: ScoredCheckpoint, scored_revision: str) -> dict:
     validation = scored.validation
+    weighted = validation.weighted
+    assert weighted is not None  # every checkpoint is scored with both predictors
     return {
         "epoch": record.epoch,
         "revision": scored_revision,
@@ -75,17 +77,20 @@ def _metadata(record: EpochRecord, scored: ScoredCheckpoint, scored_revision: st
         "card_revision": record.revision.revision,
         "card_commit": dg.MetadataValue.url(record.revision.url),
         "train_loss": dg.MetadataValue.float(round(record.train_loss, 5)),
+        "validation_loss": dg.MetadataValue.float(round(record.validation_loss, 5)),
         "compute_precision": record.precision,
         **scores_metadata("validation", record.validation),
         **scores_metadata("test", record.test),
-        # The probability-weighted price beside greedy; greedy alone chooses the winner.
+        # The probability-weighted price beside greedy: the weighted price chooses the winner.
         **scores_metadata("weighted_validation", record.weighted_validation),
         **scores_metadata("weighted_test", record.weighted_test),
         "weighted_fallbacks": dg.MetadataValue.int(scored.weighted_fallbacks),
         "predictions": dg.MetadataValue.path(str(record.predictions)),
         "truth_vs_guess": image(
             truth_vs_guess(
-                validation.truths, validation.guesses, f"Epoch {record.epoch}, validation"
+                validation.truths,
+                weighted.guesses,
+                f"Epoch {record.epoch}, validation, weighted price",
             ),
             "truth against guess",
         ),

@@ -6,7 +6,7 @@ from assets.best_checkpoint import SelectionConfig
 from assets.epoch_keys import every_epochs_scores
 from assets.metadata import inline_png
 from assets.partitions import training_runs
-from pricer.evaluation.baselines import MEDIAN, RIDGE, BaselineScores
+from pricer.evaluation.baselines import MEDIAN, NOISE_FLOOR, RIDGE, BaselineScores
 from pricer.evaluation.epoch_record import EpochRecord, read_records
 from pricer.evaluation.predictions import load_predictions
 from pricer.evaluation.quality_report import quality_report
@@ -80,8 +80,14 @@ def _figures(
         [r.validation_error for r in records],
         chosen,
         selection.onset,
-        {name: baselines[name]["validation"].mean_abs_error for name in (MEDIAN, RIDGE)},
-        [r.weighted_validation.mean_abs_error for r in records],
+        {
+            name: baselines[name]["validation"].mean_abs_error
+            for name in (MEDIAN, RIDGE, NOISE_FLOOR)
+            if name in baselines
+        },
+        greedy_errors=[r.greedy_validation_error for r in records],
+        validation_losses=[r.validation_loss for r in records],
+        loss_rising=selection.loss_rising,
     )
     return {
         "validation_curve.png": ("Validation error per epoch", curve),

@@ -7,8 +7,10 @@
     python -m bench.overfit_stability --set source=PATH --set train_size=8 ...  # any DatasetConfig
 
 Each run is one process that calls the functions the demo's assets call (train an epoch, score
-validation with greedy decoding), with the demo's settings and only the training seed changed. The
-chosen epoch and the onset come from the project's own rule at the run's tolerance. AVX2 runs set
+validation with the probability-weighted price and greedy decoding), with the demo's settings and
+only the training seed changed. The chosen epoch, the onset (on the weighted price's $ error) and
+the early warning (validation loss rising) come from the project's own rules at the run's
+tolerance. The catalogue's noise floor is printed above the table. AVX2 runs set
 ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2 before torch loads: bf16 rounds differently
 on AVX-512 and AMX, and the story must not rest on one CPU's rounding.
 """
@@ -38,7 +40,9 @@ KERNELS = {
 class ScoredEpoch:
     epoch: int
     train_loss: float
-    validation_error: float
+    validation_loss: float
+    validation_error: float  # the weighted price's, which chooses
+    greedy_validation_error: float
 
 
 def main() -> None:
@@ -53,6 +57,7 @@ def main() -> None:
         print(json.dumps(_one_run(dataset, {**training, "seed": args.worker})), flush=True)
         return
 
+    print(f"noise floor of the validation split: ${_noise_floor(dataset):.2f}", flush=True)
     rows = []
     for kernels in args.kernels.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
@@ -63,9 +68,37 @@ def main() -> None:
             print("  ".join(rows[-1]), flush=True)
     print_table(
         f"Demo settings {dataset} {training}",
-        ["seed", "kernels", "validation $ error by epoch", "chosen", "onset", "rise", "seconds"],
+        [
+            "seed",
+            "kernels",
+            "weighted val $ error by epoch",
+            "greedy",
+            "val loss",
+            "train loss",
+            "chosen",
+            "onset",
+            "rise",
+            "val loss rising",
+            "seconds",
+        ],
         rows,
     )
+
+
+def _noise_floor(dataset_config: dict) -> float:
+    """The rule price's $ error on the validation split: what no model can beat."""
+    from assets.dataset import DatasetConfig
+    from pricer.data.catalogue import rule_prices
+    from pricer.evaluation.metrics import score
+    from pricer.model.quantization import load_tokenizer
+    from pricer.model.source import EMBEDDED, resolve_base_model
+
+    path = resolve_base_model(EMBEDDED, pricer_home() / "models")
+    validation = DatasetConfig(**dataset_config).build(load_tokenizer(path)).splits.validation
+    rules = rule_prices(item.text for item in validation)
+    if rules is None:
+        return float("nan")  # not the embedded catalogue: no rule to know
+    return score([item.price for item in validation], rules).mean_abs_error
 
 
 def _configs(overrides: list[str]) -> tuple[dict, dict]:
@@ -107,11 +140,22 @@ def _one_run(dataset_config: dict, training_config: dict) -> dict:
                 path, splits.train, splits.validation, settings, epoch, Path(work), checkpoint
             )
             checkpoint = result.checkpoint_dir
-            scored = evaluate_model(path, {"validation": splits.validation}, str(checkpoint))
-            error = scored["validation"].scores.mean_abs_error
-            epochs.append(ScoredEpoch(epoch, result.train_loss, error).__dict__)
+            scored = evaluate_model(
+                path, {"validation": splits.validation}, str(checkpoint), weighted=True
+            )["validation"]
+            assert scored.weighted is not None
+            row = ScoredEpoch(
+                epoch,
+                result.train_loss,
+                result.eval_loss,
+                scored.weighted.scores.mean_abs_error,
+                scored.scores.mean_abs_error,
+            )
+            epochs.append(row.__dict__)
             print(
-                f"epoch {epoch}: train loss {result.train_loss:.4f}, validation ${error:.2f}",
+                f"epoch {epoch}: train loss {row.train_loss:.4f}, validation loss "
+                f"{row.validation_loss:.4f}, validation ${row.validation_error:.2f} weighted, "
+                f"${row.greedy_validation_error:.2f} greedy",
                 file=sys.stderr,
                 flush=True,
             )
@@ -121,15 +165,32 @@ def _one_run(dataset_config: dict, training_config: dict) -> dict:
 def _row(
     seed: int, kernels: str, epochs: list[ScoredEpoch], training: dict, seconds: float
 ) -> list[str]:
-    from pricer.evaluation.selection import best_epoch, overfitting_onset
+    from pricer.evaluation.selection import best_epoch, overfitting_onset, validation_loss_rising
     from pricer.training.settings import TrainingSettings
 
     tolerance = training.get("overfit_tolerance", TrainingSettings().overfit_tolerance)
     chosen, onset = best_epoch(epochs), overfitting_onset(epochs, tolerance)
+    warning = validation_loss_rising(epochs, tolerance)
     errors = {e.epoch: e.validation_error for e in epochs}
     rise = f"{errors[onset] / errors[chosen] - 1:+.1%}" if onset else "none"
-    curve = " ".join(f"{errors[e]:.1f}" for e in sorted(errors))
-    return [str(seed), kernels, curve, str(chosen), str(onset or "none"), rise, f"{seconds:.0f}"]
+
+    def curve(values: list[float], style: str = "{:.1f}") -> str:
+        return " ".join(style.format(value) for value in values)
+
+    ordered = sorted(epochs, key=lambda e: e.epoch)
+    return [
+        str(seed),
+        kernels,
+        curve([e.validation_error for e in ordered]),
+        curve([e.greedy_validation_error for e in ordered]),
+        curve([e.validation_loss for e in ordered], "{:.3f}"),
+        curve([e.train_loss for e in ordered], "{:.3f}"),
+        str(chosen),
+        str(onset or "none"),
+        rise,
+        str(warning or "none"),
+        f"{seconds:.0f}",
+    ]
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pipelines.launch import (
     train_new_run,
 )
 from pipelines.presets import DEMO_DATASET, DEMO_TRAINING
+from pricer.evaluation.baselines import NOISE_FLOOR
 from pricer.evaluation.epoch_table import epoch_table
 from pricer.evaluation.selection import BestCheckpoint
 
@@ -36,8 +37,18 @@ def main() -> None:
     best = stored_value(instance, "best_checkpoint", run_key)
     assert isinstance(best, BestCheckpoint)
     chosen = best.selection.chosen
-    print(f"\nTraining run {run_key}: epoch {chosen} chosen on validation error.\n")
+    print(
+        f"\nTraining run {run_key}: epoch {chosen} chosen on the probability-weighted price's "
+        "validation $ error.\n"
+    )
     print(epoch_table(best.epochs, best.selection, best.baseline_validation_errors), flush=True)
+    floor = best.baseline_validation_errors.get(NOISE_FLOOR)
+    if floor is not None:
+        print(
+            f"\nNo model can beat ${floor:.2f} on this catalogue's validation items: the rest of "
+            "each price is a dispersion no text reveals.",
+            flush=True,
+        )
     if not check_passed(instance, "best_checkpoint", "beats_median_baseline", run_key):
         # The asset check has already failed in the UI; the demo's exit status says so too.
         raise SystemExit("The best checkpoint does not beat the median constant on validation.")

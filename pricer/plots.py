@@ -79,20 +79,23 @@ def validation_curve(
     chosen: int,
     onset: int | None,
     baselines: dict[str, float],
-    weighted_errors: list[float] | None = None,
+    greedy_errors: list[float] | None = None,
+    validation_losses: list[float] | None = None,
+    loss_rising: int | None = None,
 ) -> bytes:
-    """Chosen and onset are marked on the greedy curve, which is what chooses."""
+    """The choosing $ error per epoch (the weighted price's), greedy's beside it, the chosen
+    epoch and the onset marked; validation loss on its own axis, with its early warning."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
-    axes.plot(epochs, validation_errors, marker="o", color="#4c72b0", label="validation $ error")
-    if weighted_errors is not None:
+    axes.plot(epochs, validation_errors, marker="o", color="#4c72b0", label="weighted $ error")
+    if greedy_errors is not None:
         axes.plot(
             epochs,
-            weighted_errors,
+            greedy_errors,
             marker="s",
             color="#8172b3",
             linestyle="--",
-            label="weighted predictor",
+            label="greedy $ error",
         )
     axes.scatter(
         [chosen],
@@ -108,9 +111,25 @@ def validation_curve(
         axes.axvline(
             onset, color="#e76f51", linestyle="--", label=f"overfitting from epoch {onset}"
         )
+    if loss_rising is not None:
+        axes.axvline(
+            loss_rising,
+            color="#e9c46a",
+            linestyle=":",
+            linewidth=2,
+            label=f"val loss rising from epoch {loss_rising}",
+        )
     for (name, value), style in zip(baselines.items(), (":", "-.", "--"), strict=False):
         axes.axhline(value, color="#999999", linestyle=style, linewidth=1, label=name)
-    axes.set(title="Validation error per epoch", xlabel="epoch", ylabel="mean |error| ($)")
+    handles, labels = axes.get_legend_handles_labels()
+    if validation_losses is not None:
+        loss_axes = axes.twinx()
+        (line,) = loss_axes.plot(
+            epochs, validation_losses, marker="^", color="#f4a261", label="validation loss"
+        )
+        loss_axes.set_ylabel("validation loss")
+        handles, labels = [*handles, line], [*labels, "validation loss"]
+    axes.set(title="Validation per epoch", xlabel="epoch", ylabel="mean |error| ($)")
     axes.set_xticks(epochs)
-    axes.legend(fontsize=7)
+    axes.legend(handles, labels, fontsize=7)
     return _png(figure)

@@ -23,6 +23,7 @@ def epoch_record(
     weighted: tuple[Scores, Scores] | None = None,
     tolerance: float = 0.02,
     precision: str = "fp32",
+    validation_loss: float = 0.9,
 ) -> EpochRecord:
     validation = validation if isinstance(validation, Scores) else scores(validation)
     if test is None:
@@ -33,6 +34,7 @@ def epoch_record(
         run_key=RUN_KEY,
         epoch=epoch,
         train_loss=train_loss,
+        validation_loss=validation_loss,
         validation=validation,
         test=test,
         weighted_validation=weighted[0],

@@ -1,9 +1,12 @@
 import json
+import math
+import statistics
 
 import pytest
 
-from pricer.data.catalogue import generate_catalogue
+from pricer.data.catalogue import generate_catalogue, rule_prices
 from pricer.data.curation import CurationRules, curate
+from pricer.data.dataset import build_dataset
 from pricer.data.items import Item
 from pricer.data.sources import RawRow, SourceError, read_source, source_fingerprint
 from pricer.data.splits import split_items
@@ -83,6 +86,31 @@ def test_catalogue_is_deterministic_and_never_shows_a_price():
     rows_a = generate_catalogue(size=300, seed=5)
     assert rows_a == generate_catalogue(size=300, seed=5)
     assert not any(ch.isdigit() for row in rows_a for ch in row["text"])
+
+
+def test_the_price_dispersion_moves_prices_the_text_does_not_explain_and_no_text():
+    plain = generate_catalogue(size=300, seed=5, price_dispersion=0.0)
+    dispersed = generate_catalogue(size=300, seed=5, price_dispersion=0.35)
+    assert [row["text"] for row in plain] == [row["text"] for row in dispersed]
+    # The rule, read back from each text, is within the ±10% spread of a price without the
+    # dispersion, and far from many a price with it.
+    rules = rule_prices(row["text"] for row in dispersed)
+    assert rules is not None
+    pairs = list(zip(plain, dispersed, rules, strict=True))
+    assert all(abs(row["price"] / rule - 1) <= 0.1 + 1e-3 for row, _, rule in pairs)
+    log_ratios = [math.log(row["price"] / rule) for _, row, rule in pairs]
+    assert 0.25 < statistics.stdev(log_ratios) < 0.45
+    assert rule_prices(["Stainless steel electric kettle with a rapid boil"]) is None
+
+
+def test_a_negative_dispersion_is_refused_naming_the_setting(tokenizer):
+    with pytest.raises(ValueError, match=r"price_dispersion must be 0 or more, got -0\.1"):
+        build_dataset("embedded", tokenizer, RULES, 10, 10, seed=1, price_dispersion=-0.1)
+
+
+def test_a_catalogue_too_small_for_its_splits_names_the_setting(tokenizer):
+    with pytest.raises(SourceError, match=r"raise catalogue_size \(now 30\)"):
+        build_dataset("embedded", tokenizer, RULES, 20, 20, seed=1, catalogue_size=30)
 
 
 def test_file_sources_keep_bad_lines_as_counted_problems(tmp_path, tokenizer):

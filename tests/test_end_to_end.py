@@ -5,9 +5,11 @@ import re
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from pipelines.definitions import MAX_EPOCHS, defs
 from pipelines.launch import check_passed, latest_metadata
+from pricer.evaluation.epoch_record import read_records
 from pricer.evaluation.scoring import evaluate_model
 from pricer.hub.local_git import LocalGitStore
 
@@ -98,7 +100,7 @@ def test_best_checkpoint_names_a_scored_epoch_and_its_check_ran(trained_run):
     instance, run_key, epochs = trained_run.instance, trained_run.run_key, trained_run.epochs
     best = latest_metadata(instance, "best_checkpoint", run_key)
     errors = {
-        e: latest_metadata(instance, f"scores_epoch_{e}", run_key)["validation_error"]
+        e: latest_metadata(instance, f"scores_epoch_{e}", run_key)["weighted_validation_error"]
         for e in range(1, epochs + 1)
     }
     assert best["chosen_epoch"] == min(errors, key=errors.get)
@@ -122,6 +124,7 @@ def test_quality_report_has_every_baseline_and_epoch_and_is_written_out(trained_
         "median constant",
         "mean constant",
         "ridge on TF-IDF",
+        "noise floor (the catalogue's rule price)",
         "untrained base model",
         *(f"epoch {e}" for e in range(1, epochs + 1)),
     ]
@@ -146,8 +149,14 @@ def test_each_epoch_logged_an_offline_wandb_run(trained_run, pricer_home):
     run_key, epochs = trained_run.run_key, trained_run.epochs
     runs = sorted((pricer_home / "runs" / run_key / "wandb").glob("offline-run-*"))
     assert len(runs) == epochs
-    for run in runs:
-        assert list(Path(run).glob("*.wandb")), f"{run} holds no history"
+    records = read_records(pricer_home / "runs" / run_key)
+    for run, record in zip(runs, records, strict=True):
+        (history,) = Path(run).glob("*.wandb")
+        # The trainer's W&B callback logs the validation loss the epoch's record holds; in the
+        # run's file, a history item is its key, then its value as JSON text.
+        logged = re.findall(rb"eval/loss[^0-9]{1,4}([0-9][0-9.e+-]*)", history.read_bytes())
+        assert logged, f"{history} holds no validation loss"
+        assert float(logged[-1]) == pytest.approx(record.validation_loss, rel=1e-6)
 
 
 def _load(instance, asset, partition=None):

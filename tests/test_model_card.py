@@ -89,8 +89,12 @@ def test_the_epoch_table_has_a_row_per_epoch(card, history):
     rows = table_rows(card.text, "| epoch |")
     assert [row[0] for row in rows] == [str(r.epoch) for r in history]
     assert [row[1] for row in rows] == [f"{r.train_loss:.4f}" for r in history]
-    assert [row[2] for row in rows] == [f"{r.validation.mean_abs_error:.2f}" for r in history]
-    assert [row[5] for row in rows] == [f"{r.test.mean_abs_error:.2f}" for r in history]
+    assert [row[2] for row in rows] == [f"{r.validation_loss:.4f}" for r in history]
+    assert [row[3] for row in rows] == [
+        f"{r.weighted_validation.mean_abs_error:.2f}" for r in history
+    ]
+    assert [row[4] for row in rows] == [f"{r.validation.mean_abs_error:.2f}" for r in history]
+    assert [row[7] for row in rows] == [f"{r.weighted_test.mean_abs_error:.2f}" for r in history]
 
 
 def test_the_body_says_how_to_prompt_and_how_it_was_trained(card):

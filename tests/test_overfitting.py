@@ -28,7 +28,7 @@ from browsing import (
 from conftest import TrainedRun, materialized_run, serving_dagster_dev
 
 from pipelines.launch import latest_metadata, stored_value
-from pricer.evaluation.selection import best_epoch, overfitting_onset
+from pricer.evaluation.selection import best_epoch, overfitting_onset, validation_loss_rising
 from pricer.training.settings import TrainingSettings
 
 # Few items with short texts: cheap epochs. Validation and test items are held out from them by
@@ -57,7 +57,8 @@ class RecordedEpoch:
 
     epoch: int
     train_loss: float
-    validation_error: float
+    validation_error: float  # the weighted price's, which chooses
+    validation_loss: float
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +76,28 @@ def test_the_verdict_is_the_rule_applied_to_what_the_epochs_recorded(overfit_run
         e: latest_metadata(instance, f"scores_epoch_{e}", run_key) for e in range(1, epochs + 1)
     }
     recorded = [
-        RecordedEpoch(e, float(m["train_loss"]), float(m["validation_error"]))
+        RecordedEpoch(
+            e,
+            float(m["train_loss"]),
+            float(m["weighted_validation_error"]),
+            float(m["validation_loss"]),
+        )
         for e, m in scored.items()
     ]
-    onset = overfitting_onset(recorded, TrainingSettings().overfit_tolerance)
-    expected = (best_epoch(recorded), onset if onset is not None else "none seen")
+    tolerance = TrainingSettings().overfit_tolerance
+    onset = overfitting_onset(recorded, tolerance)
+    warning = validation_loss_rising(recorded, tolerance)
+    expected = (
+        best_epoch(recorded),
+        onset if onset is not None else "none seen",
+        warning if warning is not None else "not rising",
+    )
 
-    found = (verdict["chosen_epoch"], verdict["overfitting_onset"])
+    found = (
+        verdict["chosen_epoch"],
+        verdict["overfitting_onset"],
+        verdict["validation_loss_rising_since"],
+    )
     assert found == expected, f"recorded: {recorded}"
 
 

@@ -81,7 +81,8 @@ def test_chosen_and_onset_epochs_are_marked():
 def test_report_says_whether_test_agrees_with_the_choice():
     assert best_on_test(EPOCHS) == 3
     disagrees = quality_report(BASELINES, EPOCHS, CHOSEN_2_ONSET_3, [])
-    assert "Epoch 2 is chosen on validation $ error; on test, epoch 3 would have been" in disagrees
+    chosen = "Epoch 2 is chosen on the probability-weighted price's validation $ error; on test, "
+    assert f"{chosen}epoch 3 would have been" in disagrees
     assert "Overfitting set in at epoch 3." in disagrees
     agrees = quality_report(BASELINES, [EPOCHS[1]], Selection(2, None), [])
     assert "it is also the best epoch on test" in agrees

@@ -13,6 +13,7 @@ from pricer.evaluation.selection import (
     overfitting_onset,
     select,
     should_stop_early,
+    validation_loss_rising,
 )
 
 
@@ -49,6 +50,37 @@ def test_noise_inside_tolerance_is_not_overfitting():
 def test_rising_error_while_training_loss_rises_too_is_not_overfitting():
     rising_loss = [1.0, 0.8, 0.9, 1.0]
     assert overfitting_onset(records([90.0, 75.0, 85.0, 95.0], rising_loss), 0.02) is None
+
+
+def test_the_weighted_price_chooses_and_greedy_is_only_shown():
+    # Greedy is best at epoch 3 and rises at 4; the weighted price is best at epoch 2 and rises
+    # past the tolerance at 3: the weighted price's curve decides both.
+    greedy = [90.0, 80.0, 70.0, 75.0]
+    weighted = [85.0, 60.0, 66.0, 68.0]
+    run = [
+        epoch_record(e, 1.0 - 0.1 * e, g, weighted=(scores(w), scores(w + 5)))
+        for e, (g, w) in enumerate(zip(greedy, weighted, strict=True), start=1)
+    ]
+    assert select(run) == Selection(2, 3)
+    assert [r.greedy_validation_error for r in run] == greedy
+
+
+def test_validation_loss_warns_from_its_first_rise_past_the_lowest_while_training_loss_falls():
+    def run(validation_losses, train_losses=None):
+        train_losses = train_losses or [1.0 - 0.1 * i for i in range(len(validation_losses))]
+        return [
+            epoch_record(e, t, 100.0 - e, validation_loss=v)
+            for e, (t, v) in enumerate(zip(train_losses, validation_losses, strict=True), start=1)
+        ]
+
+    assert validation_loss_rising(run([1.0, 0.80, 0.81, 0.85, 0.9]), tolerance=0.02) == 4
+    assert select(run([1.0, 0.80, 0.81, 0.85, 0.9])) == Selection(5, None, 4)
+    # Within the tolerance, or recovered from, or while training loss rises too: no warning.
+    assert validation_loss_rising(run([1.0, 0.80, 0.81, 0.805]), tolerance=0.02) is None
+    assert validation_loss_rising(run([1.0, 0.80, 0.9, 0.7]), tolerance=0.02) is None
+    assert validation_loss_rising(run([1.0, 0.8, 0.9], [1.0, 0.8, 0.9]), tolerance=0.02) is None
+    # Records written before validation loss was kept read back as NaN and never warn.
+    assert validation_loss_rising(run([float("nan")] * 3), tolerance=0.02) is None
 
 
 def test_early_stopping_waits_for_patience():
@@ -90,6 +122,7 @@ def test_the_epoch_record_fields_are_pinned():
         "run_key",
         "epoch",
         "train_loss",
+        "validation_loss",
         "validation",
         "test",
         "weighted_validation",
@@ -109,6 +142,15 @@ def test_the_ledger_gives_back_every_record_exactly_and_in_order(tmp_path):
     assert read_records(tmp_path) == written
     assert read_records(tmp_path, through_epoch=2) == written[:2]
     assert read_records(tmp_path / "a run with no scored epoch") == []
+
+
+def test_a_record_written_before_validation_loss_was_kept_reads_back_with_nan(tmp_path):
+    path = write_record(tmp_path, records([90.0])[0])
+    older = path.read_text().replace('"validation_loss": 0.9, ', "")
+    assert "validation_loss" not in older
+    path.write_text(older)
+    (record,) = read_records(tmp_path)
+    assert record.validation_loss != record.validation_loss
 
 
 def test_a_damaged_record_is_named_with_what_to_do(tmp_path):

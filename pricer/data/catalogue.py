@@ -1,13 +1,21 @@
-"""The embedded product catalogue: synthetic, deterministic, and learnable from its text.
+"""The embedded product catalogue: synthetic, deterministic, and mostly learnable from its text.
 
-A price is set by what the product is, its maker's tier and its size, all of which the text names,
-plus a little noise. Descriptions hold no digits at all, so the price cannot leak into the prompt.
-A few rows are deliberately bad (too short, duplicated) so a demo shows curation at work.
+A price starts from the rule the text names: what the product is, its maker's tier and its size.
+Then, as in real catalogues where the same product sells for different prices, it carries a
+dispersion no text reveals: a log-normal factor, exp(N(0, price_dispersion)), drawn from a random
+stream of its own so the texts are the same at every dispersion (and a small ±10% spread, from
+the texts' stream). So no model can price these items better than the rule does: the rule's
+error on a split is its noise floor. Texts keep details that do not set the price (brand, finish,
+the order of features, fillers), so single items can still be memorised, which is what an adapter
+trained too long does. Descriptions hold no digits at all, so the price cannot leak into the
+prompt. A few rows are deliberately bad (too short, duplicated) so a demo shows curation at work.
 """
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Iterable
 
 # (product, base price in dollars, phrases a description draws from)
 _PRODUCTS: tuple[tuple[str, float, tuple[str, ...]], ...] = (
@@ -53,9 +61,22 @@ _FILLER = (
 )
 
 
-def generate_catalogue(size: int = 400, seed: int = 7, bad_row_share: float = 0.03) -> list[dict]:
+# The spread of prices the text cannot explain: the standard deviation of the log price factor.
+PRICE_DISPERSION = 0.35
+
+
+def generate_catalogue(
+    size: int = 400,
+    seed: int = 7,
+    bad_row_share: float = 0.03,
+    price_dispersion: float = PRICE_DISPERSION,
+) -> list[dict]:
     """Rows in the same shape as a JSONL source: title, text, price, category."""
+    if price_dispersion < 0 or not math.isfinite(price_dispersion):
+        raise ValueError(f"price_dispersion must be 0 or more, got {price_dispersion}")
     rng = random.Random(seed)
+    # Its own stream: the texts, drawn from `rng`, do not depend on the dispersion.
+    dispersion = random.Random(f"price dispersion {seed}")
     rows: list[dict] = []
     for _ in range(size):
         product, base, phrases = rng.choice(_PRODUCTS)
@@ -63,6 +84,7 @@ def generate_catalogue(size: int = 400, seed: int = 7, bad_row_share: float = 0.
         size_name, size_factor = rng.choice(_SIZES)
         brand = rng.choice(brands)
         price = base * tier_factor * size_factor * rng.uniform(0.9, 1.1)
+        price *= math.exp(dispersion.gauss(0.0, price_dispersion))
         finish = rng.choice(_FINISHES)
         title = f"{brand} {tier} {size_name} {product}, {finish}"
         features = rng.sample(phrases, k=len(phrases))
@@ -90,3 +112,29 @@ def _spoil_some(rows: list[dict], rng: random.Random, share: float) -> None:
         rows.append(dict(rng.choice(rows)))
     for index in rng.sample(range(len(rows)), k=count):
         rows[index] = {**rows[index], "text": rows[index]["title"]}
+
+
+_BASE_PRICES = {product: base for product, base, _ in _PRODUCTS}
+_TIER_FACTORS = {tier: factor for tier, factor, _ in _TIERS}
+_SIZE_FACTORS = dict(_SIZES)
+
+
+def rule_price(text: str) -> float | None:
+    """The price the text alone sets (product, tier, size, read from the title), or None for a
+    text that is not this catalogue's. Every factor it leaves out has a median of about 1, so it
+    is the best guess any model can make from the text."""
+    title = text.split("\n", 1)[0]
+    words, _, _finish = title.partition(", ")
+    parts = words.split(" ", 3)
+    if len(parts) != 4:
+        return None
+    _brand, tier, size, product = parts
+    if tier not in _TIER_FACTORS or size not in _SIZE_FACTORS or product not in _BASE_PRICES:
+        return None
+    return _BASE_PRICES[product] * _TIER_FACTORS[tier] * _SIZE_FACTORS[size]
+
+
+def rule_prices(texts: Iterable[str]) -> list[float] | None:
+    """The rule's price for every text, or None unless every one is from this catalogue."""
+    prices = [rule_price(text) for text in texts]
+    return None if any(price is None for price in prices) else prices  # type: ignore[return-value]

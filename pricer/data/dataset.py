@@ -6,8 +6,9 @@ import hashlib
 import statistics
 from dataclasses import dataclass
 
+from pricer.data.catalogue import PRICE_DISPERSION
 from pricer.data.curation import CurationResult, CurationRules, Tokenizer, curate
-from pricer.data.sources import SourceError, read_source
+from pricer.data.sources import EMBEDDED, SourceError, read_source
 from pricer.data.splits import Splits, split_items
 
 
@@ -36,13 +37,16 @@ def build_dataset(
     seed: int,
     catalogue_size: int = 400,
     train_size: int = 0,
+    price_dispersion: float = PRICE_DISPERSION,
 ) -> CuratedDataset:
-    curation = curate(read_source(source, catalogue_size=catalogue_size), tokenizer, rules)
+    rows = read_source(source, catalogue_size=catalogue_size, price_dispersion=price_dispersion)
+    curation = curate(rows, tokenizer, rules)
     if curation.rows_kept <= validation_size + test_size:
         # Said here, with the reasons, rather than by the split: the source is what needs a look.
+        fix = f"; raise catalogue_size (now {catalogue_size})" if source == EMBEDDED else ""
         raise SourceError(
             f"{source}: {curation.rows_kept} of {curation.rows_in} rows kept, too few for "
-            f"{validation_size} validation and {test_size} test items and some to train on; "
+            f"{validation_size} validation and {test_size} test items and some to train on{fix}; "
             f"rejected: {curation.rejection_summary() or 'none'}"
         )
     splits = split_items(curation.items, validation_size, test_size, seed, train_size)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pricer.data.catalogue import generate_catalogue
+from pricer.data.catalogue import PRICE_DISPERSION, generate_catalogue
 
 EMBEDDED = "embedded"
 REQUIRED_COLUMNS = ("text", "price")
@@ -46,16 +46,24 @@ def source_parts(source: str) -> list[str]:
     return parts
 
 
-def read_source(source: str, catalogue_size: int = 400, seed: int = 7) -> list[RawRow]:
+def read_source(
+    source: str,
+    catalogue_size: int = 400,
+    seed: int = 7,
+    price_dispersion: float = PRICE_DISPERSION,
+) -> list[RawRow]:
+    """Every row of `source`; the other arguments shape the embedded catalogue only."""
     parts = source_parts(source)
-    if len(parts) > 1:
-        return [row for part in parts for row in _read_one(part, catalogue_size, seed)]
-    return _read_one(source, catalogue_size, seed)
+    return [
+        row for part in parts for row in _read_one(part, catalogue_size, seed, price_dispersion)
+    ]
 
 
-def _read_one(source: str, catalogue_size: int, seed: int) -> list[RawRow]:
+def _read_one(
+    source: str, catalogue_size: int, seed: int, price_dispersion: float = PRICE_DISPERSION
+) -> list[RawRow]:
     if source == EMBEDDED:
-        rows = generate_catalogue(size=catalogue_size, seed=seed)
+        rows = generate_catalogue(size=catalogue_size, seed=seed, price_dispersion=price_dispersion)
         return [RawRow(line=i + 1, fields=row) for i, row in enumerate(rows)]
     path = Path(source).expanduser()
     if path.suffix.lower() in FILE_TYPES or path.exists():
@@ -65,7 +73,12 @@ def _read_one(source: str, catalogue_size: int, seed: int) -> list[RawRow]:
     raise SourceError(f"{source}: no such file, and not a Hugging Face dataset id (owner/name)")
 
 
-def source_fingerprint(source: str, catalogue_size: int = 400, seed: int = 7) -> str:
+def source_fingerprint(
+    source: str,
+    catalogue_size: int = 400,
+    seed: int = 7,
+    price_dispersion: float = PRICE_DISPERSION,
+) -> str:
     """A content hash: it changes when the data changes, and only then (mtime plays no part)."""
     digest = hashlib.sha256()
     for part in source_parts(source):
@@ -75,7 +88,7 @@ def source_fingerprint(source: str, catalogue_size: int = 400, seed: int = 7) ->
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
         else:
-            for row in _read_one(part, catalogue_size, seed):
+            for row in _read_one(part, catalogue_size, seed, price_dispersion):
                 digest.update(json.dumps(row.fields, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
 

@@ -1,10 +1,12 @@
-"""What a checkpoint has to beat: constant guesses and a classical TF-IDF ridge regression."""
+"""What a checkpoint has to beat: constant guesses and a classical TF-IDF ridge regression; and,
+on the embedded catalogue, what it cannot beat: the rule price's error, the noise floor."""
 
 from __future__ import annotations
 
 import math
 import statistics
 
+from pricer.data.catalogue import rule_prices
 from pricer.data.items import Item
 from pricer.evaluation.metrics import Scores, score
 
@@ -14,6 +16,7 @@ MEAN = "mean constant"
 RIDGE = "ridge on TF-IDF"
 UNTRAINED = "untrained base model"
 WEIGHTED_UNTRAINED = "weighted untrained base model"  # the same model, probability-weighted price
+NOISE_FLOOR = "noise floor (the catalogue's rule price)"
 
 # baseline name -> split -> scores: what the baseline_scores asset holds.
 BaselineScores = dict[str, dict[str, Scores]]
@@ -52,3 +55,12 @@ class RidgeOnTfidf:
 def ridge_scores(train: list[Item], held_out: list[Item]) -> Scores:
     guesses = RidgeOnTfidf().fit(train).predict(held_out)
     return score([item.price for item in held_out], list(guesses))
+
+
+def noise_floor_scores(held_out: list[Item]) -> Scores | None:
+    """The embedded catalogue's rule price scored on `held_out`: the error no model can beat,
+    since the rest of each price is a dispersion no text reveals. None for other sources."""
+    rules = rule_prices(item.text for item in held_out)
+    if rules is None:
+        return None
+    return score([item.price for item in held_out], rules)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +29,11 @@ class EpochRecord:
     run_key: str
     epoch: int
     train_loss: float
-    validation: Scores  # greedy decoding: the price that chooses
+    # The completion loss on the validation split: its rise is the early warning of memorising.
+    validation_loss: float
+    validation: Scores  # greedy decoding, reported beside the weighted price
     test: Scores  # reported beside validation, never used to choose
-    weighted_validation: Scores  # the probability-weighted price, on the same items
+    weighted_validation: Scores  # the probability-weighted price, on the same items: it chooses
     weighted_test: Scores
     # The epoch's newest commit: its adapter with the model card that carries these scores.
     revision: HubRevision
@@ -41,11 +44,17 @@ class EpochRecord:
 
     @property
     def validation_error(self) -> float:
-        return self.validation.mean_abs_error
+        """The $ error that chooses the best epoch: the probability-weighted price's."""
+        return self.weighted_validation.mean_abs_error
 
     @property
     def test_error(self) -> float:
-        return self.test.mean_abs_error
+        """The weighted price's, like the validation error: reported, never used to choose."""
+        return self.weighted_test.mean_abs_error
+
+    @property
+    def greedy_validation_error(self) -> float:
+        return self.validation.mean_abs_error
 
     def to_json(self) -> str:
         return json.dumps({**dataclasses.asdict(self), "predictions": str(self.predictions)})
@@ -58,6 +67,8 @@ class EpochRecord:
             run_key=values["run_key"],
             epoch=values["epoch"],
             train_loss=values["train_loss"],
+            # Records from before validation loss was kept: unknown, and never a warning.
+            validation_loss=values.get("validation_loss", math.nan),
             **{name: Scores(**values[name]) for name in _SCORES},
             revision=HubRevision(**values["revision"]),
             settings=TrainingSettings.from_dict(values["settings"]),

@@ -6,13 +6,14 @@ from __future__ import annotations
 from pricer.evaluation.baselines import (
     MEAN,
     MEDIAN,
+    NOISE_FLOOR,
     RIDGE,
     UNTRAINED,
     WEIGHTED_UNTRAINED,
     BaselineScores,
 )
 from pricer.evaluation.epoch_record import EpochRecord
-from pricer.evaluation.epoch_table import marks
+from pricer.evaluation.epoch_table import marks, warning
 from pricer.evaluation.metrics import Scores
 from pricer.evaluation.selection import Selection
 
@@ -30,8 +31,9 @@ def quality_table(
         "| model | val $ error | val RMSLE | val hits | test $ error | test RMSLE | test hits | |",
         "|:---|---:|---:|---:|---:|---:|---:|:---|",
     ]
-    for name in (MEDIAN, MEAN, RIDGE):
-        lines.append(_row((name, baselines[name]["validation"], baselines[name]["test"], None)))
+    for name in (MEDIAN, MEAN, RIDGE, NOISE_FLOOR):
+        if name in baselines:
+            lines.append(_row((name, baselines[name]["validation"], baselines[name]["test"], None)))
     weighted = baselines[WEIGHTED_UNTRAINED]
     untrained = baselines[UNTRAINED]
     lines.append(
@@ -78,8 +80,10 @@ def quality_report(
     lines = [
         f"# Quality report: {records[0].run_key}",
         "",
-        f"Epoch {chosen} is chosen on validation $ error; {verdict}. "
-        + (f"Overfitting set in at epoch {onset}." if onset else "No overfitting was seen."),
+        f"Epoch {chosen} is chosen on the probability-weighted price's validation $ error; "
+        f"{verdict}. "
+        + (f"Overfitting set in at epoch {onset}." if onset else "No overfitting was seen.")
+        + (f" {warning(selection)}" if selection.loss_rising else ""),
         "",
         "Hits: error under $40 or under 20% of the price. Where a cell holds two figures, they are "
         "the greedy price / the probability-weighted price.",

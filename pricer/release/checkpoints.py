@@ -4,6 +4,7 @@ epoch's scores in the next, and the commit messages by which an epoch is found a
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class PushedCheckpoint:
     train_loss: float
     settings: TrainingSettings
     history: StepHistory
+    validation_loss: float = math.nan  # NaN for checkpoints pushed before it was kept
 
 
 def checkpoint_message(run_key: str, epoch: int) -> str:
@@ -56,6 +58,7 @@ def push_checkpoint(
         trained.train_loss,
         trained.settings,
         trained.history,
+        trained.validation_loss,
     )
 
 
@@ -89,6 +92,7 @@ def scored_record(
         run_key=pushed.run_key,
         epoch=pushed.epoch,
         train_loss=pushed.train_loss,
+        validation_loss=pushed.validation_loss,
         revision=pushed.revision,
         settings=pushed.settings,
         predictions=scored.predictions,

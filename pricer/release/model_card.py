@@ -110,8 +110,10 @@ Mean absolute error in dollars, root mean squared log error, and hits: guesses {
 
 | split | $ error | RMSLE | hits | items | no number |
 |:---|---:|---:|---:|---:|---:|
-{_scores_row("validation", this.validation)}
-{_scores_row("test", this.test)}
+{_scores_row("validation, weighted price", this.weighted_validation)}
+{_scores_row("test, weighted price", this.weighted_test)}
+{_scores_row("validation, greedy", this.validation)}
+{_scores_row("test, greedy", this.test)}
 
 ## Every epoch of the run so far
 

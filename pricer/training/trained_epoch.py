@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,9 @@ class TrainedEpoch:
     step_losses: list[tuple[int, float]] = field(default_factory=list)
     step_learning_rates: list[tuple[int, float]] = field(default_factory=list)
     epoch_ends: list[int] = field(default_factory=list)
+    # The completion loss on the validation split after this epoch; NaN in epochs stored before
+    # it was kept.
+    validation_loss: float = math.nan
 
     @property
     def history(self) -> StepHistory:
@@ -68,4 +72,5 @@ def after_epoch(
         step_learning_rates=(previous.step_learning_rates if previous else [])
         + result.step_learning_rates,
         epoch_ends=(previous.epoch_ends if previous else []) + [result.global_step],
+        validation_loss=result.eval_loss,
     )
