@@ -194,7 +194,7 @@ def run_pointer(instance, pricer_home: Path, run_key: str, epoch: int) -> Champi
     pushed = latest_metadata(instance, f"hub_checkpoint_epoch_{epoch}", run_key)
     scored = latest_metadata(instance, f"scores_epoch_{epoch}", run_key)
     (record,) = [r for r in read_records(pricer_home / "runs" / run_key) if r.epoch == epoch]
-    assert record.validation_error == pytest.approx(scored["validation_error"], abs=1e-4)
+    assert record.validation_error == pytest.approx(scored["weighted_validation_error"], abs=1e-4)
     return ChampionPointer(
         repo_id=str(pushed["repo_id"]),
         revision=str(scored["card_revision"]),

@@ -141,7 +141,8 @@ def rescore_champion(
     progress: Callable[[str], None] | None = None,
     precision: str = "auto",
 ) -> float:
-    """The champion's validation $ error on the candidate's split, by the epochs' own scorer."""
+    """The champion's validation $ error on the candidate's split, by the epochs' own scorer and
+    the predictor that chooses: the probability-weighted price."""
     from pricer.evaluation.scoring import evaluate_model  # torch: only where it scores
 
     if (champion.hub, champion.base_model) != (candidate.hub, candidate.base_model):
@@ -157,9 +158,12 @@ def rescore_champion(
         device=device,
         batch_size=batch_size,
         progress=progress,
+        weighted=True,
         precision=precision,
     )
-    return scored["validation"].scores.mean_abs_error
+    weighted = scored["validation"].weighted
+    assert weighted is not None  # asked for above
+    return weighted.scores.mean_abs_error
 
 
 @dataclass(frozen=True)
