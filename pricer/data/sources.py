@@ -59,9 +59,7 @@ def read_source(
     ]
 
 
-def _read_one(
-    source: str, catalogue_size: int, seed: int, price_dispersion: float = PRICE_DISPERSION
-) -> list[RawRow]:
+def _read_one(source: str, catalogue_size: int, seed: int, price_dispersion: float) -> list[RawRow]:
     if source == EMBEDDED:
         rows = generate_catalogue(size=catalogue_size, seed=seed, price_dispersion=price_dispersion)
         return [RawRow(line=i + 1, fields=row) for i, row in enumerate(rows)]

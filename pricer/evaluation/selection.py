@@ -9,6 +9,7 @@ its training items), and then the $ error rising, the onset of overfitting prope
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -108,7 +109,7 @@ def validation_loss_rising(records: Sequence[LossedEpoch], tolerance: float) -> 
     """The early warning: the first epoch after validation loss's lowest whose validation loss
     is above that lowest by more than `tolerance` while training loss is still falling. Epochs
     recorded before validation loss was (NaN) never raise it."""
-    known = [r for r in records if r.validation_loss == r.validation_loss]
+    known = [r for r in records if not math.isnan(r.validation_loss)]
     return _first_rise(known, lambda r: r.validation_loss, tolerance)
 
 
