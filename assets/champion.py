@@ -1,6 +1,9 @@
 """The champion across training runs: a run's checkpoint challenges it, a blocking check judges the
 challenge, and only a checkpoint that passes becomes the champion."""
 
+from collections.abc import Callable
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field
 
@@ -19,6 +22,7 @@ from pricer.release.champion import (
     read_champion,
     rescore_champion,
 )
+from pricer.serving.ready_copy import find_ready_copy, ready_copy_folder, write_ready_copy
 from resources import ComputeResource, HubResource
 
 BEST_CHECKPOINT = "best_checkpoint"
@@ -171,22 +175,25 @@ def beats_champion_and_median(challenger: Challenge) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(group_name="release", kinds={"huggingface"}, code_version="1")
+@dg.asset(group_name="release", kinds={"huggingface"}, code_version="2")
 def champion(
     context: dg.AssetExecutionContext,
     hub: HubResource,
     compute: ComputeResource,
     challenger: Challenge,
+    quantized_base_model: BaseModelSpec,
 ) -> dg.Output[ChampionPointer]:
     """The best checkpoint across training runs: a pointer file in the pricer home that
     `pricer predict` reads, and the `champion` tag on its revision in its run's hub repo (taken
-    off the previous champion's repo)."""
+    off the previous champion's repo). On the CPU its base is saved ready to price, so the first
+    `pricer predict` after a promotion takes a second, not half a minute."""
     # The blocking check stops this step in the same run; this stops a run that selects it alone.
     try:
         promoted = promote(hub.store(), compute.root(), challenger, warn=context.log.warning)
     except ValueError as refused:
         raise dg.Failure(str(refused)) from None
     context.log.info(f"promoted: {challenger.verdict().reason}")
+    ready = _ready_copy(compute, quantized_base_model, context.log.info)
     winner = challenger.candidate
     # The pointer's revision is the champion's version: a new champion is a new version.
     version = dg.DataVersion(winner.revision)
@@ -203,5 +210,22 @@ def champion(
             "validation_error": dg.MetadataValue.float(round(winner.scores["validation_error"], 4)),
             "test_error": dg.MetadataValue.float(round(winner.scores["test_error"], 4)),
             "pointer": dg.MetadataValue.path(str(promoted.pointer)),
+            "ready_copy": dg.MetadataValue.path(str(ready)) if ready else "none (priced on a GPU)",
         },
     )
+
+
+def _ready_copy(
+    compute: ComputeResource, base: BaseModelSpec, say: Callable[[str], None]
+) -> Path | None:
+    """The base as `pricer predict` prices with it on the CPU (serving/ready_copy.py), made now
+    if this machine has none; None on a GPU, where predict loads the 4-bit base as scoring does."""
+    from pricer.model.device import pick_device
+
+    if pick_device(compute.device) != "cpu":
+        return None
+    folder = ready_copy_folder(compute.root(), base.path, base.precision)
+    if find_ready_copy(folder) is None:
+        say(f"saving the base ready to price in {folder}")
+        write_ready_copy(base.path, folder, base.precision)
+    return folder

@@ -18,7 +18,8 @@ from bench.common import median, model_path, print_table, real_items
 from pricer.data.prompts import parse_price
 from pricer.evaluation.decoding import MAX_NEW_TOKENS, decode
 from pricer.evaluation.scoring import GPU_SCORING_BATCH
-from pricer.model.quantization import load_quantized, load_tokenizer, pick_device
+from pricer.model.device import pick_device
+from pricer.model.quantization import load_quantized, load_tokenizer
 from pricer.model.source import EMBEDDED
 
 

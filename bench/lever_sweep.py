@@ -103,7 +103,8 @@ def _run_experiment(args: argparse.Namespace) -> None:
     from pricer.data.dataset import build_dataset
     from pricer.evaluation.baselines import constant_scores, ridge_scores
     from pricer.evaluation.scoring import evaluate_model, scoring_batch_size
-    from pricer.model.quantization import load_tokenizer, pick_device
+    from pricer.model.device import pick_device
+    from pricer.model.quantization import load_tokenizer
     from pricer.model.source import EMBEDDED, resolve_base_model
     from pricer.training.trainer import train_epoch
 

@@ -78,7 +78,8 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
     from pricer.hub.local_git import LocalGitStore
     from pricer.model.lora import find_target_modules
     from pricer.model.precision import choose_precision
-    from pricer.model.quantization import footprint, load_quantized, load_tokenizer, pick_device
+    from pricer.model.device import pick_device
+    from pricer.model.quantization import footprint, load_quantized, load_tokenizer
     from pricer.model.source import EMBEDDED, EMBEDDED_NAME, resolve_base_model
     from pricer.plots import loss_curve, price_histogram, truth_vs_guess, validation_curve
     from pricer.release.checkpoints import push_checkpoint, push_model_card, scored_record

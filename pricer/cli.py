@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -25,12 +26,26 @@ PREDICT_HELP = """Price product descriptions with a checkpoint from the hub.
     pricer predict "Acme kettle, 1.7 l, stainless steel"
     pricer predict --run pricer-2026-11-24_07.37.58 "Acme kettle, 1.7 l, stainless steel"
     pricer predict --run pricer-2026-11-24_07.37.58 --epoch 3 --jsonl products.jsonl
-    pricer predict --repo me/pricer-2026-11-24_07.37.58 --revision 4f0c2a1 --weighted "..."
+    pricer predict --repo me/pricer-2026-11-24_07.37.58 --revision 4f0c2a1 --greedy "..."
 
 With no --run or --repo, the champion prices: the checkpoint that the promote_champion job last
 promoted ($PRICER_HOME/champion.json names its repo, revision, hub and base model).
 A run's checkpoint defaults to the one its select_best job chose (tagged "best" in the run's repo).
-One price is printed per line, in input order; "nan" where the model wrote no number.
+One price is printed per line, in input order: the probability-weighted price, which checkpoints
+are chosen by (--greedy: the greedy one); "nan" where the model wrote no number.
+On the CPU the base is kept ready to price under $PRICER_HOME/ready (made once, by a promotion or
+the first predict), and one item takes about a second.
+"""
+
+SERVE_HELP = """Serve the champion's prices over HTTP, on this machine only.
+
+    pricer serve --port 8765
+    curl -s localhost:8765/predict -d '{"texts": ["Acme kettle, 1.7 l, stainless steel"]}'
+    curl -s localhost:8765/health
+
+POST /predict takes {"texts": [...]} and answers {"prices": [...], "champion": {...}}, a price
+(null where the model wrote no number) per text, in order. The champion is loaded once, and again
+when a promotion moves $PRICER_HOME/champion.json; until the new one has loaded, the old answers.
 """
 
 EXPORT_HELP = """Save a checkpoint with its adapter merged into the base: a plain transformers
@@ -74,23 +89,12 @@ def _parser() -> argparse.ArgumentParser:
         "--jsonl", type=Path, help="a file of JSON lines, each with a 'text' field"
     )
     _checkpoint_arguments(predict)
-    model = predict.add_argument_group("model")
-    model.add_argument(
-        "--weighted",
-        action="store_true",
-        help="the probability-weighted price instead of the greedy one",
-    )
-    model.add_argument(
-        "--max-text-tokens", type=_one_or_more, default=160, help="text budget, as trained"
-    )
-    model.add_argument("--device", default="auto")
-    model.add_argument(
-        "--precision",
-        choices=(AUTO, *PRECISIONS),
-        default=AUTO,
-        help="what the model computes in; auto: bf16 where the hardware has it, else fp32",
-    )
-    model.add_argument("--batch-size", type=_one_or_more, default=32)
+    _model_arguments(predict)
+
+    serve = _command(commands, "serve", "serve the champion's prices over HTTP", SERVE_HELP, _serve)
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=int, default=8765, help="0: any free port")
+    _model_arguments(serve)
 
     export = _command(
         commands,
@@ -143,6 +147,26 @@ def _command(
     return command
 
 
+def _model_arguments(command: argparse.ArgumentParser) -> None:
+    model = command.add_argument_group("model")
+    model.add_argument(
+        "--greedy",
+        action="store_true",
+        help="the greedy price instead of the probability-weighted one checkpoints are chosen by",
+    )
+    model.add_argument(
+        "--max-text-tokens", type=_one_or_more, default=160, help="text budget, as trained"
+    )
+    model.add_argument("--device", default="auto")
+    model.add_argument(
+        "--precision",
+        choices=(AUTO, *PRECISIONS),
+        default=AUTO,
+        help="what the model computes in; auto: bf16 where the hardware has it, else fp32",
+    )
+    model.add_argument("--batch-size", type=_one_or_more, default=32)
+
+
 def _checkpoint_arguments(command: argparse.ArgumentParser) -> None:
     """How every command names its checkpoint, and the base it was trained on."""
     chosen = command.add_argument_group("checkpoint")
@@ -168,31 +192,107 @@ def _checkpoint_arguments(command: argparse.ArgumentParser) -> None:
 
 def _predict(args: argparse.Namespace) -> int:
     texts = _texts(args.text, args.jsonl)
-    args = _named_or_champion(args)
-    _check_precision(args.precision, args.device)
-    with tempfile.TemporaryDirectory(prefix="pricer-predict-") as scratch:
-        adapter = _download(args, Path(scratch) / "adapter")
-        from pricer.evaluation.scoring import (
-            load_for_pricing,  # torch: once the input is known good
-        )
-
-        model, tokenizer = load_for_pricing(
-            _base_model(args), str(adapter), args.device, args.precision
-        )
-    for price in _prices(model, tokenizer, texts, args):
-        print("nan" if price is None else f"{price:.2f}")
+    price = _load_pricer(_named_or_champion(args))
+    for value in price(texts):
+        print("nan" if value is None else f"{value:.2f}")
     return 0
 
 
-def _check_precision(precision: str, device: str) -> None:
+def _serve(args: argparse.Namespace) -> int:
+    from pricer.serving.server import ChampionHolder, LoadedChampion, serve
+
+    home = default_home()
+    # The champion only: the same arguments as a predict that names no checkpoint.
+    unnamed = {"run": None, "repo": None, "epoch": None, "revision": None, "hub": None}
+    champion_args = argparse.Namespace(**vars(args), **unnamed, base_model=None)
+
+    def load() -> LoadedChampion:
+        named = _named_or_champion(champion_args)
+        champion = read_champion(home)
+        about = {"run": champion.run_key, "epoch": champion.epoch, "repo_id": champion.repo_id}
+        about["revision"] = champion.revision
+        return LoadedChampion(about, _load_pricer(named))
+
+    def say(message: str) -> None:
+        print(f"pricer: {message}", file=sys.stderr, flush=True)
+
+    holder = ChampionHolder(pointer_path(home), load, say)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it
+        serve(holder, args.host, args.port, lambda at: say(f"serving the champion at {at}"))
+    return 0
+
+
+def _load_pricer(args: argparse.Namespace) -> Callable[[list[str]], list[float | None]]:
+    """The named checkpoint loaded to price descriptions with, by the predictor asked for."""
+    device, precision = _device_and_precision(args.device, args.precision)
+    with tempfile.TemporaryDirectory(prefix="pricer-predict-") as scratch:
+        adapter = _download(args, Path(scratch) / "adapter")
+        base = _base_model(args)
+        # Both loaders read the adapter into memory: the scratch folder can go.
+        decode = _ready_decoder(base, adapter, precision, args) if device == "cpu" else None
+        if decode is None:
+            decode = _transformers_decoder(base, adapter, device, precision, args)
+    weighted = not args.greedy
+    return lambda texts: [d.price(weighted=weighted) for d in decode(texts)]
+
+
+def _device_and_precision(device: str, precision: str) -> tuple[str, str]:
     # Before the checkpoint is fetched or a weight read: fp16 on a CPU, say, is one line.
+    from pricer.model.device import pick_device
     from pricer.model.precision import choose_precision
-    from pricer.model.quantization import pick_device
 
     try:
-        choose_precision(precision, pick_device(device))
+        device = pick_device(device)
+        return device, choose_precision(precision, device).name
     except (ValueError, RuntimeError) as error:
         raise UsageError(str(error)) from None
+
+
+def _ready_decoder(base: str, adapter: Path, precision: str, args: argparse.Namespace):
+    """On the CPU: the base's ready copy and the plain-torch decoder, loaded in a moment. None
+    for a base the decoder does not run (not a plain Llama), which transformers then prices."""
+    from pricer.serving.decoder import AdapterMismatch, UnsupportedModel
+    from pricer.serving.loading import load_ready
+    from pricer.serving.pricing import price_descriptions
+
+    def say(message: str) -> None:
+        print(f"pricer: {message}", file=sys.stderr)
+
+    try:
+        decoder, tokenizer = load_ready(default_home(), base, adapter, precision, say)
+    except UnsupportedModel as error:
+        say(f"{error}; pricing through transformers instead")
+        return None
+    except AdapterMismatch as error:
+        raise UsageError(str(error)) from None
+    return lambda texts: price_descriptions(
+        decoder, tokenizer, texts, args.max_text_tokens, args.batch_size, not args.greedy
+    )
+
+
+def _transformers_decoder(
+    base: str, adapter: Path, device: str, precision: str, args: argparse.Namespace
+):
+    """The 4-bit base with the adapter under PEFT, as scoring loads it: on a GPU, or any base."""
+    from pricer.data.prompts import make_prompt
+    from pricer.evaluation.decoding import decode
+    from pricer.evaluation.scoring import load_for_pricing
+
+    model, tokenizer = load_for_pricing(base, str(adapter), device, precision)
+
+    def priced(texts: list[str]):
+        # The text budget the model was trained with: a longer description would be a new task.
+        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        cut = [
+            tokenizer.decode(ids[: args.max_text_tokens], skip_special_tokens=True).strip()
+            if len(ids) > args.max_text_tokens
+            else text.strip()
+            for text, ids in zip(texts, encoded, strict=True)
+        ]
+        prompts = [make_prompt(t) for t in cut]
+        return decode(model, tokenizer, prompts, args.batch_size, weighted=not args.greedy)
+
+    return priced
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -362,24 +462,6 @@ def _not_found(hub: str) -> tuple[type[Exception], ...]:
 
         return (RepositoryNotFoundError, RevisionNotFoundError)
     return (LookupError,)
-
-
-def _prices(model, tokenizer, texts: list[str], args: argparse.Namespace) -> list[float | None]:
-    from pricer.data.prompts import make_prompt
-    from pricer.evaluation.decoding import decode
-
-    # The text budget the model was trained with: a longer description would be a new task.
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    cut = [
-        tokenizer.decode(ids[: args.max_text_tokens], skip_special_tokens=True).strip()
-        if len(ids) > args.max_text_tokens
-        else text.strip()
-        for text, ids in zip(texts, encoded, strict=True)
-    ]
-    decoded = decode(
-        model, tokenizer, [make_prompt(t) for t in cut], args.batch_size, weighted=args.weighted
-    )
-    return [d.price(weighted=args.weighted) for d in decoded]
 
 
 if __name__ == "__main__":

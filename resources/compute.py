@@ -25,7 +25,7 @@ class ComputeResource(dg.ConfigurableResource):
     def compute_precision(self):  # -> pricer.model.precision.Precision
         """The precision this device computes in, as the setting asks or the hardware picks."""
         from pricer.model.precision import choose_precision  # torch: loaded by the model steps
-        from pricer.model.quantization import pick_device
+        from pricer.model.device import pick_device
 
         return choose_precision(self.precision, pick_device(self.device))
 
@@ -33,7 +33,7 @@ class ComputeResource(dg.ConfigurableResource):
         from pricer.evaluation.scoring import (
             scoring_batch_size,  # torch: loaded by the steps that score
         )
-        from pricer.model.quantization import pick_device
+        from pricer.model.device import pick_device
 
         return self.eval_batch_size or scoring_batch_size(pick_device(self.device))
 

@@ -29,6 +29,7 @@ from pricer.release.champion import (
     untag_previous_champion,
     write_champion,
 )
+from pricer.serving.ready_copy import find_ready_copy
 
 
 def pointer(run_key: str = "pricer-2026-11-20_10.00.00", revision: str = "a" * 40, **scores):
@@ -308,3 +309,5 @@ def test_a_better_run_that_also_beats_the_median_is_promoted(
     assert (recorded["run"], recorded["epoch"]) == (learning_run, best)
     assert (recorded["repo_id"], recorded["revision"]) == (winner.repo_id, winner.revision)
     assert recorded["tag_removed_from"] == previous.repo_id
+    # Saved ready to price on the CPU: the first `pricer predict` after it loads in a moment.
+    assert find_ready_copy(Path(recorded["ready_copy"])) is not None

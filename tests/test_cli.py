@@ -4,19 +4,22 @@ process of its own."""
 import json
 import os
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PRICER
+from conftest import PRICER, free_port
 from safetensors.numpy import save
 
 from pipelines.launch import latest_metadata
-from pricer.data.items import Item
-from pricer.evaluation.scoring import evaluate_model
 from pricer.hub.local_git import LocalGitStore
+from pricer.model.precision import choose_precision
 from pricer.release.champion import ChampionPointer, pointer_path, write_champion
 from pricer.release.checkpoints import checkpoint_message
+from pricer.serving.loading import load_ready
+from pricer.serving.pricing import price_descriptions
 
 TEXTS = [
     "Stainless steel electric kettle, 1.7 litres, boils fast, auto shut-off",
@@ -58,8 +61,10 @@ def texts_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def epoch_prices(trained_run, pricer_home, model_path) -> dict[int, tuple[list, list]]:
-    """Each epoch's (greedy, weighted) prices for TEXTS, priced in this process from its commit."""
+    """Each epoch's (greedy, weighted) prices for TEXTS, priced in this process from its commit
+    as `pricer predict` prices on the CPU (test_fast_predict: as scoring does)."""
     store = LocalGitStore(pricer_home / "hub")
+    precision = choose_precision("auto", "cpu").name
     prices = {}
     for epoch in range(1, trained_run.epochs + 1):
         pushed = latest_metadata(
@@ -68,11 +73,9 @@ def epoch_prices(trained_run, pricer_home, model_path) -> dict[int, tuple[list, 
         adapter = store.download(
             pushed["repo_id"], pushed["revision"], pricer_home / "cli" / str(epoch)
         )
-        items = [Item(text=t, price=1.0) for t in TEXTS]
-        (evaluation,) = evaluate_model(
-            model_path, {"texts": items}, adapter_dir=str(adapter), weighted=True
-        ).values()
-        prices[epoch] = (evaluation.guesses, evaluation.weighted.guesses)
+        decoder, tokenizer = load_ready(pricer_home, model_path, adapter, precision)
+        decoded = price_descriptions(decoder, tokenizer, TEXTS, 160)
+        prices[epoch] = ([d.price() for d in decoded], [d.price(weighted=True) for d in decoded])
     return prices
 
 
@@ -80,7 +83,7 @@ def test_an_epoch_of_a_run_prices_a_jsonl_file(trained_run, pricer_home, texts_f
     done = predict(
         pricer_home, "--run", trained_run.run_key, "--epoch", "1", "--jsonl", str(texts_file)
     )
-    assert printed(done) == formatted(epoch_prices[1][0])
+    assert printed(done) == formatted(epoch_prices[1][1])  # the weighted price, as chosen by
 
 
 def test_a_run_defaults_to_its_chosen_checkpoint(
@@ -89,9 +92,7 @@ def test_a_run_defaults_to_its_chosen_checkpoint(
     chosen = latest_metadata(trained_run.instance, "best_checkpoint", trained_run.run_key)[
         "chosen_epoch"
     ]
-    done = predict(
-        pricer_home, "--run", trained_run.run_key, "--weighted", "--jsonl", str(texts_file)
-    )
+    done = predict(pricer_home, "--run", trained_run.run_key, "--jsonl", str(texts_file))
     # Weighted prices are continuous: two epochs' adapters do not print the same ones.
     others = [formatted(w) for e, (_, w) in epoch_prices.items() if e != chosen]
     assert printed(done) == formatted(epoch_prices[chosen][1])
@@ -104,7 +105,13 @@ def test_a_hub_revision_prices_a_text_argument(trained_run, pricer_home, epoch_p
         trained_run.instance, f"hub_checkpoint_epoch_{last}", trained_run.run_key
     )
     done = predict(
-        pricer_home, "--repo", pushed["repo_id"], "--revision", pushed["revision"][:12], TEXTS[2]
+        pricer_home,
+        "--repo",
+        pushed["repo_id"],
+        "--revision",
+        pushed["revision"][:12],
+        "--greedy",
+        TEXTS[2],
     )
     assert printed(done) == formatted(epoch_prices[last][0][2:3])
 
@@ -129,12 +136,64 @@ def test_with_no_checkpoint_named_the_champion_prices(
     )
     write_champion(pricer_home, champion)
     try:
-        done = predict(pricer_home, "--weighted", "--jsonl", str(texts_file))
+        done = predict(pricer_home, "--jsonl", str(texts_file))
     finally:
         pointer_path(pricer_home).unlink()
     # The same prices as that repo and revision priced by name (weighted: each epoch's differ).
     assert printed(done) == formatted(epoch_prices[other][1])
     assert printed(done) != formatted(epoch_prices[chosen][1])
+
+
+def test_serve_answers_over_http_and_follows_a_promotion(trained_run, pricer_home, epoch_prices):
+    instance, run_key = trained_run.instance, trained_run.run_key
+
+    def pointer(epoch: int) -> ChampionPointer:
+        pushed = latest_metadata(instance, f"hub_checkpoint_epoch_{epoch}", run_key)
+        return ChampionPointer(
+            repo_id=pushed["repo_id"],
+            revision=pushed["revision"],
+            run_key=run_key,
+            epoch=epoch,
+            hub="local",
+            base_model="embedded",
+        )
+
+    def post(body: bytes) -> tuple[int, dict]:
+        request = urllib.request.Request(f"{url}/predict", data=body, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    write_champion(pricer_home, pointer(1))
+    port = free_port()
+    server = subprocess.Popen(
+        [str(PRICER), "serve", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PRICER_HOME": str(pricer_home)},
+    )
+    try:
+        # It says where it listens once the champion has loaded.
+        assert f"serving the champion at http://127.0.0.1:{port}" in server.stderr.readline()
+        url = f"http://127.0.0.1:{port}"
+        status, answer = post(json.dumps({"texts": TEXTS}).encode())
+        assert status == 200
+        assert formatted(answer["prices"]) == formatted(epoch_prices[1][1])
+        assert answer["champion"]["epoch"] == 1
+        # A promotion moves the pointer: the next request is answered by the new champion.
+        write_champion(pricer_home, pointer(2))
+        status, answer = post(json.dumps({"texts": TEXTS}).encode())
+        assert (status, answer["champion"]["epoch"]) == (200, 2)
+        assert formatted(answer["prices"]) == formatted(epoch_prices[2][1])
+        for bad in (b"{not json", b'{"texts": []}', b'{"texts": ["a kettle", 3]}'):
+            status, answer = post(bad)
+            assert status == 400 and answer["error"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        pointer_path(pricer_home).unlink()
 
 
 @pytest.fixture(scope="module")

@@ -104,7 +104,8 @@ def decode(
             rows = _Rows(model, copy.deepcopy(cache), mask, next_position)
             prices = list(weighted_prices(first, rows.step, numbers))
         rows = _Rows(model, cache, mask, next_position)
-        completions = _greedy(rows, first, tokenizer, _end_ids(model, tokenizer), max_new_tokens)
+        end_ids = _end_ids(model, tokenizer)
+        completions = greedy_completions(rows, first, tokenizer, end_ids, max_new_tokens)
         for index, completion, price in zip(batch, completions, prices, strict=True):
             results[index] = Decoded(completion, price)
         if progress:
@@ -130,9 +131,11 @@ def equal_length_batches(lengths: list[int], batch_size: int) -> list[list[int]]
     ]
 
 
-def _greedy(
-    rows: _Rows, first: torch.Tensor, tokenizer, end_ids: torch.Tensor, max_new_tokens: int
+def greedy_completions(
+    rows, first: torch.Tensor, tokenizer, end_ids: torch.Tensor, max_new_tokens: int
 ) -> list[str]:
+    """Each row's greedy text from its first logits on; `rows.step(None, tokens)` gives the next
+    logits (transformers' model here, serving's own decoder for `pricer predict`)."""
     token = first.argmax(-1)
     generated = [token]
     finished = torch.isin(token, end_ids)

@@ -89,12 +89,8 @@ def load_for_pricing(
 ):
     """The 4-bit base with the adapter applied, ready to price, and its tokenizer. On the CPU
     its NF4 weights are dequantized once, not at every step: the same prices, sooner."""
-    from pricer.model.quantization import (
-        dequantize_once,
-        load_quantized,
-        load_tokenizer,
-        pick_device,
-    )
+    from pricer.model.device import pick_device
+    from pricer.model.quantization import dequantize_once, load_quantized, load_tokenizer
 
     tokenizer = load_tokenizer(model_path)
     model = load_quantized(model_path, device, precision)

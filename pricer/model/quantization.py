@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
+from pricer.model.device import pick_device
 from pricer.model.precision import AUTO, choose_precision
 
 
@@ -16,14 +17,6 @@ class ModelFootprint:
     parameters: int
     bf16_bytes: int  # what the unquantized model would take in bf16
     quantized_bytes: int
-
-
-def pick_device(requested: str = "auto") -> str:
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but no CUDA device is visible")
-    return requested
 
 
 def nf4_config(compute_dtype: torch.dtype) -> BitsAndBytesConfig:

@@ -51,8 +51,9 @@ def build_trainer(
     from datasets import Dataset
     from trl import SFTConfig
 
+    from pricer.model.device import pick_device
     from pricer.model.precision import choose_precision
-    from pricer.model.quantization import load_quantized, load_tokenizer, pick_device
+    from pricer.model.quantization import load_quantized, load_tokenizer
 
     device = pick_device(device)
     precision = choose_precision(precision, device).name  # before any weight is read

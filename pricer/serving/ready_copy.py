@@ -1,0 +1,101 @@
+"""The ready copy: the base model as pricing computes with it, saved once to load in a moment.
+
+Scoring and today's slow `pricer predict` load the base, quantize it to NF4 with bitsandbytes, then
+dequantize each weight once on the CPU (model/quantization.py). What comes out depends only on the
+base and the precision, so it is written here once, as safetensors in that precision, with the
+tokenizer and configs beside it. Reading it back needs torch and safetensors, not transformers:
+the adapter is added on top at load time (decoder.py), so one ready copy serves every checkpoint
+trained on that base.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+READY_FILE = "ready.json"
+_WEIGHTS = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class ReadyCopy:
+    folder: Path
+    base_model: str  # what from_pretrained read
+    precision: str
+
+
+def ready_copy_folder(home: Path, base_model_path: str, precision: str) -> Path:
+    """Where the ready copy of a base in a precision lives under the pricer home. A folder base
+    is known by its path and its weight files' sizes and times (a stat, not a read: this runs on
+    every predict), so a base saved anew gets a new copy."""
+    identity = [base_model_path]
+    folder = Path(base_model_path)
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.json")):
+            stat = path.stat()
+            identity.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    digest = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:16]
+    return Path(home) / "ready" / f"{folder.name or 'base'}-{digest}-{precision}"
+
+
+def find_ready_copy(folder: Path) -> ReadyCopy | None:
+    marker = folder / READY_FILE
+    if not marker.is_file():
+        return None
+    recorded = json.loads(marker.read_text())
+    return ReadyCopy(folder, recorded["base_model"], recorded["precision"])
+
+
+def write_ready_copy(base_model_path: str, folder: Path, precision: str) -> ReadyCopy:
+    """Load the base as pricing does (NF4, dequantized once) and save it to `folder`; a copy
+    already there is kept. Written beside and renamed: a reader sees all of it or none."""
+    found = find_ready_copy(folder)
+    if found is not None:
+        return found
+    from safetensors.torch import save_file
+
+    from pricer.model.quantization import dequantize_once, load_quantized, load_tokenizer
+
+    model = load_quantized(base_model_path, "cpu", precision)
+    if not dequantize_once(model):
+        raise ValueError(f"{base_model_path} is too large to keep dequantized on this machine")
+    weights = {
+        name: tensor.contiguous()
+        for name, tensor in model.state_dict().items()
+        # A tied output layer is the embedding: saved once.
+        if not (name == "lm_head.weight" and model.config.tie_word_embeddings)
+    }
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
+    try:
+        save_file(weights, staging / _WEIGHTS)
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        (staging / "config.json").write_text(json.dumps(config, indent=2))
+        model.generation_config.save_pretrained(staging)
+        load_tokenizer(base_model_path).save_pretrained(staging)
+        (staging / READY_FILE).write_text(
+            json.dumps({"base_model": base_model_path, "precision": precision}, indent=2)
+        )
+        try:
+            staging.rename(folder)
+        except OSError:  # another process wrote it first: theirs is the same copy
+            if find_ready_copy(folder) is None:
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ReadyCopy(folder, base_model_path, precision)
+
+
+def read_config(copy: ReadyCopy) -> dict:
+    return json.loads((copy.folder / "config.json").read_text())
+
+
+def read_weights(copy: ReadyCopy):  # -> dict[str, torch.Tensor]
+    from safetensors.torch import load_file
+
+    return load_file(copy.folder / _WEIGHTS)
