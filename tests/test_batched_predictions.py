@@ -1,7 +1,11 @@
-"""Batched scoring must price real items exactly as scoring them one at a time. Its batches hold
+"""Batched scoring must price real items as scoring them one at a time does. Its batches hold
 prompts of one token length, so none is padded: left padding would change the rounding, in bf16
-far more than in fp32, and with it some greedy prices (docs/benchmarks.md). That holds in either
-precision, since a row's arithmetic is then the same in a batch as alone."""
+far more than in fp32, and with it some greedy prices (docs/benchmarks.md).
+
+Exactly, in fp32: a row's arithmetic is then the same in a batch as alone, on AVX2 and on
+AVX-512 kernels alike. Not in bf16 on a CPU with bf16 instructions: there a product of one row
+takes another kernel than a product of many, and on 64 real items 4 greedy prices differed
+between batches of 32 and of 1 (the weighted prices did not); so these tests compute in fp32."""
 
 import bitsandbytes as bnb
 
@@ -23,7 +27,7 @@ def test_batched_greedy_matches_one_at_a_time_on_64_real_items(shared_data, mode
     items = curate(rows, tokenizer, CurationRules()).items[:64]
     assert len(items) == 64
     prompts = [item.prompt for item in items]
-    model = load_quantized(model_path, "cpu").eval()
+    model = load_quantized(model_path, "cpu", "fp32").eval()
     dequantize_once(model)  # as scoring prices them; the same NF4 values (the test below)
 
     batched = [d.completion for d in decode(model, tokenizer, prompts, batch_size=32)]
@@ -43,11 +47,12 @@ def test_the_scoring_batch_follows_the_device_unless_set():
 
 
 def test_weights_dequantized_once_price_exactly_as_4_bit_ones(shared_data, model_path, tokenizer):
-    # Scoring and `pricer predict` dequantize on the CPU once (evaluation/scoring.py): the same
-    # NF4 values, so the same greedy text and the same weighted price, to the last bit.
+    # Scoring dequantizes on the CPU once (evaluation/scoring.py): the same NF4 values, so in
+    # fp32 the same greedy text and the same weighted price, to the last bit. (In bf16,
+    # bitsandbytes' 4-bit product rounds its own way.)
     rows = read_source(str(shared_data / "pricer_test_tail_1750.jsonl"))
     prompts = [item.prompt for item in curate(rows, tokenizer, CurationRules()).items[:16]]
-    model = load_quantized(model_path, "cpu").eval()
+    model = load_quantized(model_path, "cpu", "fp32").eval()
     four_bit = decode(model, tokenizer, prompts, batch_size=16, weighted=True)
     assert dequantize_once(model) > 0
     assert not any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())

@@ -117,8 +117,10 @@ def equal_length_batches(lengths: list[int], batch_size: int) -> list[list[int]]
     """Indices in batches of prompts that all have the same length, longest first.
 
     A padded row goes through masked attention, which rounds differently in bf16, and its greedy
-    price can then differ from the same prompt priced alone; a batch without padding prices every
-    row exactly as alone. Real items are mostly cut to the same token budget, so batches stay big.
+    price can then differ from the same prompt priced alone; in fp32 a batch without padding
+    prices every row exactly as alone (in bf16 on a CPU with bf16 instructions, nearly: a one-row
+    product takes another kernel). Real items are mostly cut to the same token budget, so batches
+    stay big.
     """
     by_length: dict[int, list[int]] = {}
     for index, length in enumerate(lengths):

@@ -203,9 +203,15 @@ def read_loras(adapter_dir: Path) -> dict[str, Lora]:
         if ".lora_A." in key:
             # "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" -> the base layer.
             layer = key.removeprefix("base_model.model.").split(".lora_A.")[0]
-            loras[layer] = Lora(a, tensors[key.replace(".lora_A.", ".lora_B.")], scaling)
+            b = tensors[key.replace(".lora_A.", ".lora_B.")]
+            # PEFT loads half-precision adapter weights as float32 (autocast_adapter_dtype).
+            loras[layer] = Lora(_widened(a), _widened(b), scaling)
         elif ".lora_B." not in key:
             raise UnsupportedModel(f"the fast decoder runs LoRA weights only; this has {key}")
     if not loras:
         raise AdapterMismatch(f"{adapter_dir} holds no LoRA weights")
     return loras
+
+
+def _widened(weight: torch.Tensor) -> torch.Tensor:
+    return weight.float() if weight.dtype in (torch.float16, torch.bfloat16) else weight
