@@ -8,6 +8,7 @@ takes another kernel than a product of many, and on 64 real items 4 greedy price
 between batches of 32 and of 1 (the weighted prices did not); so these tests compute in fp32."""
 
 import bitsandbytes as bnb
+import pytest
 
 from pricer.data.curation import CurationRules, curate
 from pricer.data.prompts import parse_price
@@ -47,15 +48,30 @@ def test_the_scoring_batch_follows_the_device_unless_set():
 
 
 def test_weights_dequantized_once_price_exactly_as_4_bit_ones(shared_data, model_path, tokenizer):
-    # Scoring dequantizes on the CPU once (evaluation/scoring.py): the same NF4 values, so in
-    # fp32 the same greedy text and the same weighted price, to the last bit. (In bf16,
-    # bitsandbytes' 4-bit product rounds its own way.)
+    # Scoring dequantizes on the CPU once, before the first pass (evaluation/scoring.py): the
+    # NF4 values, so the same greedy text and the same weighted price as bitsandbytes' own
+    # dequantize-then-multiply, to the last bit. That path is the one it takes in train mode
+    # (the base has no dropout); in eval mode on a CPU with AVX512_BF16 it repacks the layers for
+    # a bf16 kernel of its own, which prices differently (one weighted price 6% apart in fp32).
     rows = read_source(str(shared_data / "pricer_test_tail_1750.jsonl"))
     prompts = [item.prompt for item in curate(rows, tokenizer, CurationRules()).items[:16]]
+    four_bit = decode(
+        load_quantized(model_path, "cpu", "fp32").train(), tokenizer, prompts, 16, weighted=True
+    )
     model = load_quantized(model_path, "cpu", "fp32").eval()
-    four_bit = decode(model, tokenizer, prompts, batch_size=16, weighted=True)
     assert dequantize_once(model) > 0
     assert not any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
     dequantized = decode(model, tokenizer, prompts, batch_size=16, weighted=True)
     assert [d.completion for d in dequantized] == [d.completion for d in four_bit]
     assert [d.weighted for d in dequantized] == [d.weighted for d in four_bit]
+
+
+def test_a_model_that_has_run_is_not_dequantized(model_path):
+    # Once bitsandbytes has repacked a layer for its AVX512_BF16 kernel, its data no longer
+    # dequantizes to the weight: the check must hold wherever that repacking can happen.
+    model = load_quantized(model_path, "cpu", "fp32").eval()
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.weight.quant_state.packing_format_for_cpu = True
+    with pytest.raises(ValueError, match="needs a model that has not run yet"):
+        dequantize_once(model)

@@ -56,9 +56,13 @@ def dequantize_once(model: AutoModelForCausalLM) -> int:
     """Replace each 4-bit linear layer of a model on the CPU by a plain one holding its weight
     dequantized, and return how many were replaced. bitsandbytes' CPU path dequantizes every NF4
     weight again at every forward pass, which is most of the cost of a decoding step; the weights
-    are the NF4 values exactly, so what the model computes is unchanged. For pricing, not
-    training: it undoes the 4-bit memory saving, so a model that would fill over a quarter of
-    this machine's memory dequantized is left as it is."""
+    are the NF4 values exactly. For pricing, not training: it undoes the 4-bit memory saving, so
+    a model that would fill over a quarter of this machine's memory dequantized is left as it is.
+
+    Call it before the model's first forward pass. On a CPU with AVX512_BF16, bitsandbytes
+    repacks each layer for its own bf16 kernel at the first pass in eval mode, and from then on
+    the layer's data no longer dequantizes to its weight (that kernel also rounds differently:
+    the dequantized model is then the more exact of the two)."""
     import bitsandbytes as bnb
 
     layers = [
@@ -67,6 +71,11 @@ def dequantize_once(model: AutoModelForCausalLM) -> int:
         for name, child in parent.named_children()
         if isinstance(child, bnb.nn.Linear4bit)
     ]
+    if any(getattr(c.weight.quant_state, "packing_format_for_cpu", False) for _, _, c in layers):
+        raise ValueError(
+            "dequantize_once needs a model that has not run yet: bitsandbytes has repacked its "
+            "4-bit layers for its AVX512_BF16 kernel, and they no longer dequantize to weights"
+        )
     dtype = next(p.dtype for p in model.parameters() if p.is_floating_point())
     needed = sum(c.in_features * c.out_features for _, _, c in layers) * dtype.itemsize
     if not layers or needed > os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 4:
