@@ -193,7 +193,11 @@ def champion(
     except ValueError as refused:
         raise dg.Failure(str(refused)) from None
     context.log.info(f"promoted: {challenger.verdict().reason}")
-    ready = _ready_copy(compute, quantized_base_model, context.log.info)
+    try:
+        ready = _ready_copy(compute, quantized_base_model, context.log.info)
+    except Exception as error:  # the promotion has happened: predict then makes the copy itself
+        context.log.warning(f"the base's ready copy was not saved ({error}); predict will")
+        ready = None
     winner = challenger.candidate
     # The pointer's revision is the champion's version: a new champion is a new version.
     version = dg.DataVersion(winner.revision)
@@ -210,7 +214,7 @@ def champion(
             "validation_error": dg.MetadataValue.float(round(winner.scores["validation_error"], 4)),
             "test_error": dg.MetadataValue.float(round(winner.scores["test_error"], 4)),
             "pointer": dg.MetadataValue.path(str(promoted.pointer)),
-            "ready_copy": dg.MetadataValue.path(str(ready)) if ready else "none (priced on a GPU)",
+            "ready_copy": dg.MetadataValue.path(str(ready)) if ready else "none",
         },
     )
 

@@ -76,9 +76,9 @@ def _direct(dataset_config: dict, training_config: dict, work: Path) -> float:
     from pricer.evaluation.scoring import evaluate_model
     from pricer.evaluation.selection import select
     from pricer.hub.local_git import LocalGitStore
+    from pricer.model.device import pick_device
     from pricer.model.lora import find_target_modules
     from pricer.model.precision import choose_precision
-    from pricer.model.device import pick_device
     from pricer.model.quantization import footprint, load_quantized, load_tokenizer
     from pricer.model.source import EMBEDDED, EMBEDDED_NAME, resolve_base_model
     from pricer.plots import loss_curve, price_histogram, truth_vs_guess, validation_curve

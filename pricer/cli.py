@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = _command(commands, "serve", "serve the champion's prices over HTTP", SERVE_HELP, _serve)
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
-    serve.add_argument("--port", type=int, default=8765, help="0: any free port")
+    serve.add_argument("--port", type=_port, default=8765, help="0: any free port")
     _model_arguments(serve)
 
     export = _command(
@@ -127,6 +127,12 @@ def _one_or_more(text: str) -> int:
     # its own error type carries the message.
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port from 0 to 65535")
     return int(text)
 
 
@@ -208,9 +214,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     def load() -> LoadedChampion:
         named = _named_or_champion(champion_args)
-        champion = read_champion(home)
-        about = {"run": champion.run_key, "epoch": champion.epoch, "repo_id": champion.repo_id}
-        about["revision"] = champion.revision
+        about = {"repo_id": named.repo, "revision": named.revision}
+        champion = read_champion(home)  # once more, for its run and epoch, if it still names it
+        if champion is not None and champion.revision == named.revision:
+            about.update(run=champion.run_key, epoch=champion.epoch)
         return LoadedChampion(about, _load_pricer(named))
 
     def say(message: str) -> None:
@@ -218,7 +225,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     holder = ChampionHolder(pointer_path(home), load, say)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it
-        serve(holder, args.host, args.port, lambda at: say(f"serving the champion at {at}"))
+        try:
+            serve(holder, args.host, args.port, lambda at: say(f"serving the champion at {at}"))
+        except OSError as error:  # the port is taken, or the address is not this machine's
+            where = f"{args.host}:{args.port}"
+            raise UsageError(f"cannot listen on {where}: {error.strerror}") from None
     return 0
 
 

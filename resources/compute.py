@@ -24,8 +24,8 @@ class ComputeResource(dg.ConfigurableResource):
 
     def compute_precision(self):  # -> pricer.model.precision.Precision
         """The precision this device computes in, as the setting asks or the hardware picks."""
-        from pricer.model.precision import choose_precision  # torch: loaded by the model steps
         from pricer.model.device import pick_device
+        from pricer.model.precision import choose_precision  # torch: loaded by the model steps
 
         return choose_precision(self.precision, pick_device(self.device))
 

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 
 # adapter_config.json values this decoder computes like PEFT; anything else is refused.
 _PLAIN_LORA = {"use_dora": False, "use_rslora": False, "bias": "none"}
+# The layers the decoder computes through _linear, so the only ones an adapter may change.
+_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 class UnsupportedModel(ValueError):
@@ -195,19 +197,28 @@ def read_loras(adapter_dir: Path) -> dict[str, Lora]:
             f"{adapter_dir / 'adapter_config.json'} is not a LoRA adapter's config ({error!r})"
         ) from None
     differs = {k: config.get(k) for k, v in _PLAIN_LORA.items() if config.get(k, v) != v}
-    if config.get("peft_type", "LORA") != "LORA" or differs or config.get("modules_to_save"):
+    for setting in ("rank_pattern", "alpha_pattern", "modules_to_save", "lora_bias"):
+        if config.get(setting):  # a scaling or a part this decoder does not apply
+            differs[setting] = config[setting]
+    if config.get("peft_type", "LORA") != "LORA" or differs:
         raise UnsupportedModel(f"the fast decoder runs plain LoRA adapters; this has {differs}")
-    tensors = load_file(adapter_dir / "adapter_model.safetensors")
+    try:
+        tensors = load_file(adapter_dir / "adapter_model.safetensors")
+    except (OSError, ValueError) as error:
+        raise AdapterMismatch(f"{adapter_dir} holds no readable LoRA weights ({error})") from None
     loras = {}
     for key, a in tensors.items():
-        if ".lora_A." in key:
-            # "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" -> the base layer.
-            layer = key.removeprefix("base_model.model.").split(".lora_A.")[0]
-            b = tensors[key.replace(".lora_A.", ".lora_B.")]
-            # PEFT loads half-precision adapter weights as float32 (autocast_adapter_dtype).
-            loras[layer] = Lora(_widened(a), _widened(b), scaling)
-        elif ".lora_B." not in key:
+        if ".lora_B." in key:
+            continue
+        layer = key.removeprefix("base_model.model.").split(".lora_A.")[0]
+        b = tensors.get(key.replace(".lora_A.", ".lora_B."))
+        # "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" -> the base layer.
+        if ".lora_A." not in key or not key.endswith(".weight") or b is None:
             raise UnsupportedModel(f"the fast decoder runs LoRA weights only; this has {key}")
+        if layer.rsplit(".", 1)[-1] not in _PROJECTIONS:
+            raise UnsupportedModel(f"the fast decoder adapts the projections only, not {layer}")
+        # PEFT loads half-precision adapter weights as float32 (autocast_adapter_dtype).
+        loras[layer] = Lora(_widened(a), _widened(b), scaling)
     if not loras:
         raise AdapterMismatch(f"{adapter_dir} holds no LoRA weights")
     return loras

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pricer.serving.decoder import UnsupportedModel
+
 
 class FastTokenizer:
     def __init__(self, folder: Path):
@@ -13,6 +15,9 @@ class FastTokenizer:
 
         folder = Path(folder)
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        # transformers switches a saved tokenizer's own padding and truncation off on each call.
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
         settings = json.loads((folder / "tokenizer_config.json").read_text())
         generation = json.loads((folder / "generation_config.json").read_text())
         eos = self._tokenizer.token_to_id(settings["eos_token"])
@@ -21,9 +26,10 @@ class FastTokenizer:
         ends = generation.get("eos_token_id", eos)
         # generate() stops on the generation config's end tokens, which may be several.
         self.end_ids = ends if isinstance(ends, list) else [ends]
-        if settings.get("clean_up_tokenization_spaces"):
-            # transformers would then tidy spaces around punctuation on decode; this does not.
-            raise ValueError("this tokenizer tidies spaces on decode: price it with transformers")
+        kind = type(self._tokenizer.model).__name__
+        if settings.get("clean_up_tokenization_spaces") and kind != "BPE":
+            # transformers would tidy spaces around punctuation on decode (never for BPE).
+            raise UnsupportedModel(f"a {kind} tokenizer that tidies spaces on decode")
 
     def __len__(self) -> int:
         return self._tokenizer.get_vocab_size(with_added_tokens=True)

@@ -34,8 +34,9 @@ class _Rows:
 def _cut_to_budget(tokenizer: FastTokenizer, texts: list[str], max_text_tokens: int) -> list[str]:
     """Each description cut to the text budget the model was trained with, as curation cuts it:
     a longer one would be a new task."""
+    stripped = [text.strip() for text in texts]
     cut = []
-    for text, ids in zip(texts, tokenizer.encode(texts), strict=True):
+    for text, ids in zip(stripped, tokenizer.encode(stripped), strict=True):
         cut.append(tokenizer.decode(ids[:max_text_tokens]) if len(ids) > max_text_tokens else text)
     return [text.strip() for text in cut]
 

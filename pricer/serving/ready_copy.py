@@ -17,6 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from pricer.serving.decoder import UnsupportedModel
+
 READY_FILE = "ready.json"
 _WEIGHTS = "model.safetensors"
 
@@ -44,10 +46,11 @@ def ready_copy_folder(home: Path, base_model_path: str, precision: str) -> Path:
 
 def find_ready_copy(folder: Path) -> ReadyCopy | None:
     marker = folder / READY_FILE
-    if not marker.is_file():
+    try:
+        recorded = json.loads(marker.read_text())
+        return ReadyCopy(folder, recorded["base_model"], recorded["precision"])
+    except (OSError, ValueError, KeyError, TypeError):  # none, or not one this code wrote
         return None
-    recorded = json.loads(marker.read_text())
-    return ReadyCopy(folder, recorded["base_model"], recorded["precision"])
 
 
 def write_ready_copy(base_model_path: str, folder: Path, precision: str) -> ReadyCopy:
@@ -62,7 +65,7 @@ def write_ready_copy(base_model_path: str, folder: Path, precision: str) -> Read
 
     model = load_quantized(base_model_path, "cpu", precision)
     if not dequantize_once(model):
-        raise ValueError(f"{base_model_path} is too large to keep dequantized on this machine")
+        raise UnsupportedModel(f"{base_model_path} is too large to keep dequantized here")
     weights = {
         name: tensor.contiguous()
         for name, tensor in model.state_dict().items()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 # Bodies past this are refused before they are read: a megabyte is thousands of descriptions.
 MAX_BODY_BYTES = 1 << 20
+REQUEST_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,15 @@ def serve(holder: ChampionHolder, host: str, port: int, ready: Callable[[str], N
 
 def _handler(holder: ChampionHolder) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = REQUEST_TIMEOUT_S  # a client that stops sending does not hold the server
+
         def do_GET(self) -> None:
             if self.path != "/health":
-                return self._reply(404, {"error": f"no such path {self.path}; try /predict"})
-            self._reply(200, {"champion": holder.current().about})
+                return self._reply(404, {"error": f"no such path {self.path}; try /health"})
+            try:
+                self._reply(200, {"champion": holder.current().about})
+            except Exception as error:  # nothing loaded: say why, and keep listening
+                self._reply(503, {"error": str(error)})
 
         def do_POST(self) -> None:
             if self.path != "/predict":
@@ -87,12 +93,19 @@ def _handler(holder: ChampionHolder) -> type[BaseHTTPRequestHandler]:
                 champion = holder.current()
             except Exception as error:  # nothing loaded: say why, and keep listening
                 return self._reply(503, {"error": str(error)})
-            self._reply(200, {"prices": champion.price(texts), "champion": champion.about})
+            try:
+                prices = champion.price(texts)
+            except Exception as error:  # the server answers, and the next request is priced
+                return self._reply(500, {"error": f"{type(error).__name__}: {error}"})
+            self._reply(200, {"prices": prices, "champion": champion.about})
 
         def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                raise ValueError(f"the body is {length} bytes; at most {MAX_BODY_BYTES}")
+            try:
+                length = int(self.headers.get("Content-Length") or "")
+            except ValueError:
+                raise ValueError("send the body with its Content-Length") from None
+            if not 0 <= length <= MAX_BODY_BYTES:
+                raise ValueError(f"the body is {length} bytes; from 0 to {MAX_BODY_BYTES}")
             return self.rfile.read(length)
 
         def _reply(self, status: int, body: dict) -> None:
