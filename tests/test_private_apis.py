@@ -35,3 +35,14 @@ def test_trls_chunked_log_probability_kernel_is_still_there():
     from trl.kernels.chunked_logprob import ChunkedLogProbFunction
 
     assert callable(ChunkedLogProbFunction.apply)
+
+
+def test_bitsandbytes_still_marks_the_layers_it_repacks_for_its_cpu_kernel():
+    # pricer/model/quantization.py: dequantize_once refuses a model whose 4-bit layers
+    # bitsandbytes has repacked for its AVX512_BF16 kernel (they no longer dequantize to their
+    # weights), and knows them by this flag on their quant state.
+    import bitsandbytes.functional
+
+    repack = getattr(bitsandbytes.functional, "_convert_weight_packed_for_cpu", None)
+    assert repack is not None, "bitsandbytes lost _convert_weight_packed_for_cpu"
+    assert "packing_format_for_cpu = True" in inspect.getsource(repack)
