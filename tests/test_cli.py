@@ -190,6 +190,11 @@ def test_serve_answers_over_http_and_follows_a_promotion(trained_run, pricer_hom
         for bad in (b"{not json", b'{"texts": []}', b'{"texts": ["a kettle", 3]}'):
             status, answer = post(bad)
             assert status == 400 and answer["error"]
+        # A second server on the same port: one line, once its champion has loaded.
+        taken = pricer(pricer_home, "serve", "--port", str(port))
+        assert taken.returncode == 2
+        assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in taken.stderr
+        assert "Traceback" not in taken.stderr
     finally:
         server.terminate()
         server.wait(timeout=30)
