@@ -22,7 +22,6 @@ from pricer.release.champion import (
     read_champion,
     rescore_champion,
 )
-from pricer.serving.ready_copy import find_ready_copy, ready_copy_folder, write_ready_copy
 from resources import ComputeResource, HubResource
 
 BEST_CHECKPOINT = "best_checkpoint"
@@ -224,7 +223,8 @@ def _ready_copy(
 ) -> Path | None:
     """The base as `pricer predict` prices with it on the CPU (serving/ready_copy.py), made now
     if this machine has none; None on a GPU, where predict loads the 4-bit base as scoring does."""
-    from pricer.model.device import pick_device
+    from pricer.model.device import pick_device  # torch: only in the step that promotes
+    from pricer.serving.ready_copy import find_ready_copy, ready_copy_folder, write_ready_copy
 
     if pick_device(compute.device) != "cpu":
         return None
