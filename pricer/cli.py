@@ -34,7 +34,7 @@ A run's checkpoint defaults to the one its select_best job chose (tagged "best" 
 One price is printed per line, in input order: the probability-weighted price, which checkpoints
 are chosen by (--greedy: the greedy one); "nan" where the model wrote no number.
 On the CPU the base is kept ready to price under $PRICER_HOME/ready (made once, by a promotion or
-the first predict), and one item takes about a second.
+the first predict), so one item takes a few seconds, most of them importing torch.
 """
 
 SERVE_HELP = """Serve the champion's prices over HTTP, on this machine only.

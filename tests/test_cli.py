@@ -116,6 +116,23 @@ def test_a_hub_revision_prices_a_text_argument(trained_run, pricer_home, epoch_p
     assert printed(done) == formatted(epoch_prices[last][0][2:3])
 
 
+def epoch_pointer(trained_run, epoch: int) -> ChampionPointer:
+    """The pointer the champion asset would write on promoting the tiny run's epoch (test_champion
+    promotes through the job; whether the tiny run wins depends on its numbers, so the tests here
+    write it directly)."""
+    pushed = latest_metadata(
+        trained_run.instance, f"hub_checkpoint_epoch_{epoch}", trained_run.run_key
+    )
+    return ChampionPointer(
+        repo_id=pushed["repo_id"],
+        revision=pushed["revision"],
+        run_key=trained_run.run_key,
+        epoch=epoch,
+        hub="local",
+        base_model="embedded",
+    )
+
+
 def test_with_no_checkpoint_named_the_champion_prices(
     trained_run, pricer_home, texts_file, epoch_prices
 ):
@@ -123,18 +140,7 @@ def test_with_no_checkpoint_named_the_champion_prices(
     chosen = latest_metadata(instance, "best_checkpoint", run_key)["chosen_epoch"]
     # The epoch the run did not choose: the champion is then neither the run's best nor its last.
     (other,) = set(epoch_prices) - {chosen}
-    pushed = latest_metadata(instance, f"hub_checkpoint_epoch_{other}", run_key)
-    # The pointer as the champion asset writes it on promotion (test_champion promotes through
-    # the job; whether the tiny run wins depends on its numbers, so it is written directly here).
-    champion = ChampionPointer(
-        repo_id=pushed["repo_id"],
-        revision=pushed["revision"],
-        run_key=run_key,
-        epoch=other,
-        hub="local",
-        base_model="embedded",
-    )
-    write_champion(pricer_home, champion)
+    write_champion(pricer_home, epoch_pointer(trained_run, other))
     try:
         done = predict(pricer_home, "--jsonl", str(texts_file))
     finally:
@@ -145,19 +151,6 @@ def test_with_no_checkpoint_named_the_champion_prices(
 
 
 def test_serve_answers_over_http_and_follows_a_promotion(trained_run, pricer_home, epoch_prices):
-    instance, run_key = trained_run.instance, trained_run.run_key
-
-    def pointer(epoch: int) -> ChampionPointer:
-        pushed = latest_metadata(instance, f"hub_checkpoint_epoch_{epoch}", run_key)
-        return ChampionPointer(
-            repo_id=pushed["repo_id"],
-            revision=pushed["revision"],
-            run_key=run_key,
-            epoch=epoch,
-            hub="local",
-            base_model="embedded",
-        )
-
     def post(body: bytes) -> tuple[int, dict]:
         request = urllib.request.Request(f"{url}/predict", data=body, method="POST")
         try:
@@ -166,7 +159,7 @@ def test_serve_answers_over_http_and_follows_a_promotion(trained_run, pricer_hom
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
 
-    write_champion(pricer_home, pointer(1))
+    write_champion(pricer_home, epoch_pointer(trained_run, 1))
     port = free_port()
     server = subprocess.Popen(
         [str(PRICER), "serve", "--port", str(port)],
@@ -183,7 +176,7 @@ def test_serve_answers_over_http_and_follows_a_promotion(trained_run, pricer_hom
         assert formatted(answer["prices"]) == formatted(epoch_prices[1][1])
         assert answer["champion"]["epoch"] == 1
         # A promotion moves the pointer: the next request is answered by the new champion.
-        write_champion(pricer_home, pointer(2))
+        write_champion(pricer_home, epoch_pointer(trained_run, 2))
         status, answer = post(json.dumps({"texts": TEXTS}).encode())
         assert (status, answer["champion"]["epoch"]) == (200, 2)
         assert formatted(answer["prices"]) == formatted(epoch_prices[2][1])

@@ -1,4 +1,4 @@
-"""A checkpoint ready to price on the CPU: the base's ready copy, made once and then mapped from
+"""A checkpoint ready to price on the CPU: the base's ready copy, made once and then read from
 disk, with the checkpoint's adapter on top. torch, safetensors and tokenizers are all it imports."""
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def load_ready(
 ) -> tuple[LlamaDecoder, FastTokenizer]:
     """The decoder and tokenizer for the base in `precision` ("bf16" or "fp32") with the adapter
     in `adapter_dir` (None: the base alone). UnsupportedModel for a base or adapter the decoder
-    does not run, before any weight is read; AdapterMismatch for an adapter of another base."""
+    does not run (for a folder base, before its copy is made); AdapterMismatch for an adapter
+    that is broken or of another base."""
     # The adapter first: a broken one is known before the base is touched.
     loras = read_loras(adapter_dir) if adapter_dir is not None else None
     base_config = Path(base_model_path) / "config.json"
