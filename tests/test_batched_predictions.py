@@ -3,9 +3,10 @@ prompts of one token length, so none is padded: left padding would change the ro
 far more than in fp32, and with it some greedy prices (docs/benchmarks.md).
 
 Exactly, in fp32: a row's arithmetic is then the same in a batch as alone, on AVX2 and on
-AVX-512 kernels alike. Not in bf16 on a CPU with bf16 instructions: there a product of one row
-takes another kernel than a product of many, and on 64 real items 4 greedy prices differed
-between batches of 32 and of 1 (the weighted prices did not); so these tests compute in fp32."""
+AVX-512 kernels alike. Not in bf16 on a CPU with bf16 instructions: on an AMD EPYC with
+avx512_bf16, 4 of 64 real items got another greedy price in batches of 32 than in batches of 1
+(the weighted prices did not; which operation rounds apart was not found, its matrix products
+give a row the same result at any batch size). So these tests compute in fp32."""
 
 import bitsandbytes as bnb
 import pytest

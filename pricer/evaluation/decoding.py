@@ -118,9 +118,9 @@ def equal_length_batches(lengths: list[int], batch_size: int) -> list[list[int]]
 
     A padded row goes through masked attention, which rounds differently in bf16, and its greedy
     price can then differ from the same prompt priced alone; in fp32 a batch without padding
-    prices every row exactly as alone (in bf16 on a CPU with bf16 instructions, nearly: a one-row
-    product takes another kernel). Real items are mostly cut to the same token budget, so batches
-    stay big.
+    prices every row exactly as alone (in bf16 on a CPU with bf16 instructions, nearly: 4 greedy
+    prices of 64 differed, docs/benchmarks.md). Real items are mostly cut to the same token
+    budget, so batches stay big.
     """
     by_length: dict[int, list[int]] = {}
     for index, length in enumerate(lengths):
