@@ -26,10 +26,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt | base-packages
 install: $(VENV)/.installed
 
 # llama-cpp-python, the GGUF test's runtime, builds from source (PyPI has no wheel): only the
-# tests install it, without its multimodal library, which pricer never loads.
-LLAMA_CPP_CMAKE_ARGS := -DLLAVA_BUILD=OFF
+# tests install it, without its multimodal library, which pricer never loads. It is built for
+# AVX2, not for this CPU: llama.cpp's AMX kernels crash on the exported file (a segfault in
+# ggml_backend_amx_mul_mat on an AMX Xeon, llama.cpp issue 20824), and one build gives every CPU
+# kind the kernels the test's bounds were measured with. uv's cache ignores CMAKE_ARGS, so the
+# package is refreshed: a wheel built earlier for this CPU is not reused.
+LLAMA_CPP_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
+	-DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 $(VENV)/.test-installed: $(VENV)/.installed
 	CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(UV) pip install -q --compile-bytecode --python $(PYTHON) \
+		--refresh-package llama-cpp-python --reinstall-package llama-cpp-python \
 		$(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) \
 		--constraints constraints.txt "torch==2.13.0" -e ".[dev,gguf-test]"
 	touch $@

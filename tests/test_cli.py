@@ -191,6 +191,7 @@ def test_serve_answers_over_http_and_follows_a_promotion(trained_run, pricer_hom
     finally:
         server.terminate()
         server.wait(timeout=30)
+        print("the server's stderr:", server.stderr.read())  # shown when the test fails
         pointer_path(pricer_home).unlink()
 
 
