@@ -48,6 +48,7 @@ def baseline_scores(
         progress=context.log.info,
         weighted=True,
         precision=quantized_base_model.precision,
+        home=compute.root(),
     )
     metadata: dict[str, dg.MetadataValue] = {}
     for split, evaluation in untrained.items():

@@ -94,6 +94,7 @@ def challenger(
             batch_size=compute.scoring_batch_size(),
             progress=context.log.info,
             precision=quantized_base_model.precision,
+            home=compute.root(),
         )
     challenge = Challenge(
         candidate=candidate,
@@ -221,10 +222,10 @@ def champion(
 def _ready_copy(
     compute: ComputeResource, base: BaseModelSpec, say: Callable[[str], None]
 ) -> Path | None:
-    """The base as `pricer predict` prices with it on the CPU (serving/ready_copy.py), made now
+    """The base as `pricer predict` prices with it on the CPU (model/ready_copy.py), made now
     if this machine has none; None on a GPU, where predict loads the 4-bit base as scoring does."""
     from pricer.model.device import pick_device  # torch: only in the step that promotes
-    from pricer.serving.ready_copy import find_ready_copy, ready_copy_folder, write_ready_copy
+    from pricer.model.ready_copy import find_ready_copy, ready_copy_folder, write_ready_copy
 
     if pick_device(compute.device) != "cpu":
         return None

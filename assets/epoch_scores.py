@@ -48,6 +48,7 @@ def build_scores_asset(epoch: int) -> dg.AssetsDefinition:
             batch_size=compute.scoring_batch_size(),
             progress=context.log.info,
             precision=quantized_base_model.precision,
+            home=compute.root(),
         )
         record = push_model_card(
             store,

@@ -88,6 +88,7 @@ def build_adapter_asset(epoch: int, max_epochs: int) -> dg.AssetsDefinition:
             resume_from=resume_from,
             device=compute.device,
             precision=base.precision,
+            home=compute.root(),
         )
         launched = trainer.train_epoch(context, spec, tracker)
         kept = keep_epoch_state(store, repo_id, launched.result.checkpoint_dir, epoch)

@@ -117,11 +117,9 @@ def _model() -> str:
     return resolve_base_model(EMBEDDED, pricer_home() / "models")
 
 
-def _train_step_seconds(precision: str, steps: int, warmup_steps: int) -> float:
-    from transformers import TrainerCallback
-
-    from assets.config import TrainingRunConfig
-    from pricer.training.trainer import build_trainer
+def step_timer(progress=None):  # -> transformers.TrainerCallback
+    """A trainer callback that keeps each optimizer step's wall time in `.seconds`."""
+    from transformers import TrainerCallback  # in the worker: after the kernels are chosen
 
     class StepTimer(TrainerCallback):
         def __init__(self) -> None:
@@ -132,11 +130,19 @@ def _train_step_seconds(precision: str, steps: int, warmup_steps: int) -> float:
 
         def on_step_end(self, args, state, control, **kwargs):
             self.seconds.append(time.perf_counter() - self.started)
-            _progress(f"{precision}: step {state.global_step} {self.seconds[-1]:.2f} s")
+            if progress is not None:
+                progress(f"step {state.global_step} {self.seconds[-1]:.2f} s")
+
+    return StepTimer()
+
+
+def _train_step_seconds(precision: str, steps: int, warmup_steps: int) -> float:
+    from assets.config import TrainingRunConfig
+    from pricer.training.trainer import build_trainer
 
     splits = _demo_splits()
     settings = TrainingRunConfig(**DEMO_TRAINING).settings()
-    timer = StepTimer()
+    timer = step_timer(lambda line: _progress(f"{precision}: {line}"))
     with tempfile.TemporaryDirectory() as work:
         trainer = build_trainer(
             _model(),

@@ -289,7 +289,7 @@ def _transformers_decoder(
     from pricer.evaluation.decoding import decode
     from pricer.evaluation.scoring import load_for_pricing
 
-    model, tokenizer = load_for_pricing(base, str(adapter), device, precision)
+    model, tokenizer = load_for_pricing(base, str(adapter), device, precision, default_home())
 
     def priced(texts: list[str]):
         # The text budget the model was trained with: a longer description would be a new task.

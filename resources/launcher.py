@@ -61,6 +61,7 @@ class InProcessTrainer(EpochTrainer):
                 report_to=tracked.report_to,
                 progress=context.log.info,
                 precision=spec.precision,
+                home=spec.home,
             )
         return LaunchedEpoch(result, processes=1, tracking=tracked.location)
 

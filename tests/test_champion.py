@@ -19,6 +19,7 @@ from pipelines.launch import check_passed, latest_metadata, promote_champion_job
 from pricer.evaluation.epoch_record import read_records
 from pricer.hub.hugging_face import HuggingFaceStore
 from pricer.hub.local_git import LocalGitStore
+from pricer.model.ready_copy import find_ready_copy
 from pricer.release.champion import (
     CHAMPION_TAG,
     Challenge,
@@ -29,7 +30,6 @@ from pricer.release.champion import (
     untag_previous_champion,
     write_champion,
 )
-from pricer.serving.ready_copy import find_ready_copy
 
 
 def pointer(run_key: str = "pricer-2026-11-20_10.00.00", revision: str = "a" * 40, **scores):

@@ -20,10 +20,10 @@ from pricer.evaluation.decoding import decode, equal_length_batches
 from pricer.evaluation.scoring import load_for_pricing
 from pricer.hub.local_git import LocalGitStore
 from pricer.model.precision import choose_precision
+from pricer.model.ready_copy import find_ready_copy, ready_copy_folder
 from pricer.serving.decoder import AdapterMismatch, LlamaDecoder, Lora
 from pricer.serving.loading import load_ready
 from pricer.serving.pricing import price_descriptions
-from pricer.serving.ready_copy import find_ready_copy, ready_copy_folder
 
 # The largest logit difference either precision may show: fp32's measured 4e-5 with room, and
 # half a bf16 step at the logits' size (about 16) where bf16 rounds differently on another CPU.

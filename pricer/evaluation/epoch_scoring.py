@@ -51,6 +51,7 @@ def score_checkpoint(
     batch_size: int = 32,
     progress: Callable[[str], None] | None = None,
     precision: str = "auto",
+    home: Path | None = None,
 ) -> ScoredCheckpoint:
     from pricer.evaluation.scoring import evaluate_model  # torch: only where it scores
 
@@ -63,6 +64,7 @@ def score_checkpoint(
         progress=progress,
         weighted=True,
         precision=precision,
+        home=home,
     )
     saved = save_predictions(
         predictions_file,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from pricer.data.items import Item
 from pricer.evaluation.decoding import decode
@@ -70,9 +71,10 @@ def evaluate_model(
     progress: Callable[[str], None] | None = None,
     weighted: bool = False,
     precision: str = "auto",
+    home: Path | None = None,
 ) -> dict[str, Evaluation]:
     """Load the 4-bit base (with an adapter, if given) once and score it on each named split."""
-    model, tokenizer = load_for_pricing(model_path, adapter_dir, device, precision)
+    model, tokenizer = load_for_pricing(model_path, adapter_dir, device, precision, home)
     results = {}
     for name, items in splits.items():
         report = (
@@ -85,17 +87,20 @@ def evaluate_model(
 
 
 def load_for_pricing(
-    model_path: str, adapter_dir: str | None = None, device: str = "auto", precision: str = "auto"
+    model_path: str,
+    adapter_dir: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    home: Path | None = None,
 ):
     """The 4-bit base with the adapter applied, ready to price, and its tokenizer. On the CPU
-    its NF4 weights are dequantized once, not at every step: the same prices, sooner."""
-    from pricer.model.device import pick_device
-    from pricer.model.quantization import dequantize_once, load_quantized, load_tokenizer
+    its NF4 weights are dequantized once, not at every step: the same prices, sooner; read from
+    the base's ready copy under `home` (model/ready_copy.py), when one is given."""
+    from pricer.model.quantization import load_tokenizer
+    from pricer.model.ready_copy import load_base
 
     tokenizer = load_tokenizer(model_path)
-    model = load_quantized(model_path, device, precision)
-    if pick_device(device) == "cpu":
-        dequantize_once(model)
+    model = load_base(model_path, device, precision, home)
     if adapter_dir is not None:
         from peft import PeftModel
 

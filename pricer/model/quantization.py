@@ -55,9 +55,10 @@ def load_quantized(
 def dequantize_once(model: AutoModelForCausalLM) -> int:
     """Replace each 4-bit linear layer of a model on the CPU by a plain one holding its weight
     dequantized, and return how many were replaced. bitsandbytes' CPU path dequantizes every NF4
-    weight again at every forward pass, which is most of the cost of a decoding step; the weights
-    are the NF4 values exactly. For pricing, not training: it undoes the 4-bit memory saving, so
-    a model that would fill over a quarter of this machine's memory dequantized is left as it is.
+    weight again at every forward (and backward) pass, which is most of the cost of a decoding
+    step and of a training step; the weights are the NF4 values exactly, frozen, so training and
+    pricing compute what they did. It undoes the 4-bit memory saving, so a model that would fill
+    over a quarter of this machine's memory dequantized is left as it is.
 
     Call it before the model's first forward pass. On a CPU with AVX512_BF16, bitsandbytes
     repacks each layer for its own bf16 kernel at the first pass in eval mode, and from then on
@@ -82,7 +83,9 @@ def dequantize_once(model: AutoModelForCausalLM) -> int:
         return 0
     for parent, name, child in layers:
         weight = bnb.functional.dequantize_4bit(child.weight.data, child.weight.quant_state)
-        plain = torch.nn.Linear(child.in_features, child.out_features, bias=False)
+        # Built on the meta device: a random initialisation of weights replaced at once would
+        # take longer than the dequantization.
+        plain = torch.nn.Linear(child.in_features, child.out_features, bias=False, device="meta")
         plain.weight = torch.nn.Parameter(weight.to(dtype), requires_grad=False)
         plain.bias = child.bias
         setattr(parent, name, plain)

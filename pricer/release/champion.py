@@ -140,6 +140,7 @@ def rescore_champion(
     batch_size: int = 32,
     progress: Callable[[str], None] | None = None,
     precision: str = "auto",
+    home: Path | None = None,
 ) -> float:
     """The champion's validation $ error on the candidate's split, by the epochs' own scorer and
     the predictor that chooses: the probability-weighted price."""
@@ -160,6 +161,7 @@ def rescore_champion(
         progress=progress,
         weighted=True,
         precision=precision,
+        home=home,
     )
     weighted = scored["validation"].weighted
     assert weighted is not None  # asked for above

@@ -2,10 +2,10 @@
 
 `pricer predict` has a budget of two seconds for one item, cold. Importing transformers, PEFT and
 bitsandbytes takes longer than that on a 2-core CPU (docs/benchmarks.md), while torch alone and
-a safetensors file mapped from disk fit. So the ready copy of the base (ready_copy.py) is run by
-this module: the same operations as transformers' LlamaForCausalLM with its sdpa attention, in
-the same order and precision, and each LoRA update added beside its layer as PEFT adds it
-(never folded into the weight, where bf16 rounding would wash most of it out).
+a safetensors file mapped from disk fit. So the ready copy of the base (model/ready_copy.py) is
+run by this module: the same operations as transformers' LlamaForCausalLM with its sdpa
+attention, in the same order and precision, and each LoRA update added beside its layer as PEFT
+adds it (never folded into the weight, where bf16 rounding would wash most of it out).
 
 Only what pricing needs: a prompt pass over rows of equal length (no padding, so no mask), then
 one token a step over a KV cache whose rows can be reordered, as the weighted-price search does.

@@ -7,15 +7,16 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from pricer.serving.decoder import LlamaDecoder, Shape, read_loras
-from pricer.serving.fast_tokenizer import FastTokenizer
-from pricer.serving.ready_copy import (
+from pricer.model.ready_copy import (
+    TooLargeToKeep,
     find_ready_copy,
     read_config,
     read_weights,
     ready_copy_folder,
     write_ready_copy,
 )
+from pricer.serving.decoder import LlamaDecoder, Shape, UnsupportedModel, read_loras
+from pricer.serving.fast_tokenizer import FastTokenizer
 
 
 def load_ready(
@@ -38,6 +39,9 @@ def load_ready(
     copy = find_ready_copy(folder)
     if copy is None:
         progress(f"making the base's ready copy in {folder}, once")
-        copy = write_ready_copy(base_model_path, folder, precision)
+        try:
+            copy = write_ready_copy(base_model_path, folder, precision)
+        except TooLargeToKeep as error:
+            raise UnsupportedModel(str(error)) from None
     shape = Shape.from_config(read_config(copy))
     return LlamaDecoder(shape, read_weights(copy), loras), FastTokenizer(copy.folder)

@@ -24,6 +24,8 @@ from pricer.data.items import Item
 from pricer.training.epoch_result import EpochResult, Progress
 from pricer.training.settings import TrainingSettings
 
+_PATHS = ("output_dir", "resume_from", "home", "rank_adapters_dir")
+
 
 @dataclass(frozen=True)
 class EpochSpec:
@@ -39,19 +41,21 @@ class EpochSpec:
     device: str = "auto"
     precision: str = "auto"  # model/precision.py
     report_to: str = "none"
+    # Where the CPU keeps the base's ready copy (model/ready_copy.py); None: dequantized in process.
+    home: Path | None = None
     # When set, every rank saves its own adapter here after the epoch, so they can be compared.
     rank_adapters_dir: Path | None = None
 
     def to_json(self) -> str:
         values = dataclasses.asdict(self)
-        for name in ("output_dir", "resume_from", "rank_adapters_dir"):
+        for name in _PATHS:
             values[name] = str(values[name]) if values[name] is not None else None
         return json.dumps(values)
 
     @classmethod
     def from_json(cls, text: str) -> EpochSpec:
         values = json.loads(text)
-        for name in ("output_dir", "resume_from", "rank_adapters_dir"):
+        for name in _PATHS:
             values[name] = Path(values[name]) if values[name] is not None else None
         for name in ("train_items", "eval_items"):
             values[name] = [Item(**item) for item in values[name]]
@@ -109,6 +113,7 @@ def run_rank(spec: EpochSpec, progress: Progress | None) -> EpochResult:
         spec.report_to,
         progress,
         precision=spec.precision,
+        home=spec.home,
     )
     if capture is not None:
         capture.save()

@@ -43,17 +43,20 @@ def build_trainer(
     callbacks: list[TrainerCallback] | None = None,
     max_steps: int = -1,
     precision: str = "auto",
+    home: Path | None = None,
 ):  # -> SFTTrainer
-    """The trainer for a whole run with `settings`, its 4-bit model loaded and computing in
+    """The trainer for a whole run with `settings`, its 4-bit base loaded and computing in
     `precision` (model/precision.py): every epoch trains with one built alike, and the training
-    benchmark measures it. `max_steps` cuts a run short."""
+    benchmark measures it. On the CPU the base's NF4 weights are dequantized once, read from its
+    ready copy under `home` (model/ready_copy.py). `max_steps` cuts a run short."""
     import datasets
     from datasets import Dataset
     from trl import SFTConfig
 
     from pricer.model.device import pick_device
     from pricer.model.precision import choose_precision
-    from pricer.model.quantization import load_quantized, load_tokenizer
+    from pricer.model.quantization import load_tokenizer
+    from pricer.model.ready_copy import load_base
 
     device = pick_device(device)
     precision = choose_precision(precision, device).name  # before any weight is read
@@ -66,7 +69,7 @@ def build_trainer(
 
         check_liger_applies(AutoConfig.from_pretrained(model_path).model_type)
         _patch_llama_with_liger()  # before the model is built: it swaps the classes' modules
-    model = load_quantized(model_path, device, precision)
+    model = load_base(model_path, device, precision, home)
     use_cuda = device == "cuda"
     config = SFTConfig(
         output_dir=str(output_dir),
@@ -121,12 +124,16 @@ def build_trainer(
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through callbacks, not stdout
-    if precision != "bf16":
-        # TRL stores a QLoRA adapter in bf16 whatever the run computes in: an fp32 run keeps it in
-        # fp32 (bf16 would be emulated), and fp16's gradient scaler needs fp32 weights.
-        for parameter in trainer.model.parameters():
-            if parameter.requires_grad:
-                parameter.data = parameter.data.float()
+    # TRL casts a new adapter to bf16 on a 4-bit base; the CPU's ready copy is a plain model to
+    # it, so the cast is made here, and every device starts from the same bf16-rounded weights.
+    # The adapter then trains in the run's precision: fp32 outside bf16 (bf16 would be emulated,
+    # and fp16's gradient scaler needs fp32 weights).
+    import torch
+
+    adapter_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    for parameter in trainer.model.parameters():
+        if parameter.requires_grad:
+            parameter.data = parameter.data.to(torch.bfloat16).to(adapter_dtype)
     for split in (trainer.train_dataset, trainer.eval_dataset):
         _refuse_truncated_prices(split, settings.max_length)
     return trainer
@@ -144,6 +151,7 @@ def train_epoch(
     report_to: str = "none",
     progress: Progress | None = None,
     precision: str = "auto",
+    home: Path | None = None,
 ) -> EpochResult:
     """Train until the end of epoch `epoch`, resuming from `resume_from` (a checkpoint saved at
     the end of an earlier epoch of the same run) or from scratch.
@@ -172,6 +180,7 @@ def train_epoch(
             _StopAtStepEnd(),  # after the pause points: a stop that ends a pause saves that step
         ],
         precision=precision,
+        home=home,
     )
     setup_seconds = time.perf_counter() - started
     previous_step = _global_step(resume_from)
