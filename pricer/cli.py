@@ -224,6 +224,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"pricer: {message}", file=sys.stderr, flush=True)
 
     holder = ChampionHolder(pointer_path(home), load, say)
+    _stop_on_interrupt_or_term()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops it
         try:
             serve(holder, args.host, args.port, lambda at: say(f"serving the champion at {at}"))
@@ -231,6 +232,20 @@ def _serve(args: argparse.Namespace) -> int:
             where = f"{args.host}:{args.port}"
             raise UsageError(f"cannot listen on {where}: {error.strerror}") from None
     return 0
+
+
+def _stop_on_interrupt_or_term() -> None:
+    """SIGTERM (what `kill`, systemd and Kubernetes send) stops the server as Ctrl-C does. Both are
+    set here because a process inherits ignored signals: started from a background job, or from
+    a process where Dagster maps SIGTERM to an ignored SIGINT, it would ignore both and never stop.
+    """
+    import signal
+
+    def interrupt(number: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _load_pricer(args: argparse.Namespace) -> Callable[[list[str]], list[float | None]]:

@@ -3,6 +3,7 @@ process of its own."""
 
 import json
 import os
+import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -166,7 +167,10 @@ def test_serve_answers_over_http_and_follows_a_promotion(trained_run, pricer_hom
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PRICER_HOME": str(pricer_home)},
+        # Started as a background job starts it, SIGINT and SIGTERM ignored: it stops all the same.
+        preexec_fn=_ignore_interrupt_and_term,
     )
+    stopped = None
     try:
         # It says where it listens once the champion has loaded.
         assert f"serving the champion at http://127.0.0.1:{port}" in server.stderr.readline()
@@ -189,10 +193,20 @@ def test_serve_answers_over_http_and_follows_a_promotion(trained_run, pricer_hom
         assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in taken.stderr
         assert "Traceback" not in taken.stderr
     finally:
+        pointer_path(pricer_home).unlink()  # the session's other tests start with no champion
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            stopped = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
         print("the server's stderr:", server.stderr.read())  # shown when the test fails
-        pointer_path(pricer_home).unlink()
+    assert stopped == 0, "pricer serve did not stop on SIGTERM"
+
+
+def _ignore_interrupt_and_term() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @pytest.fixture(scope="module")
