@@ -3,10 +3,11 @@
 On the CPU, training, scoring and `pricer predict` compute with the base's NF4 weights dequantized
 once (model/quantization.py): bitsandbytes would dequantize them again at every pass. Loading the
 base and quantizing it takes seconds in every step that needs it (6.6 s for the embedded model on
-a 2-core AMD EPYC with AVX2 only, against 0.2 s to read the copy), and what comes out depends
-only on the base and the precision. So it is written once, as safetensors in that precision, with
-the tokenizer and configs beside it. The fast decoder reads it with torch and safetensors alone
-(serving/decoder.py); transformers reads it as a plain model to train and score (load_base).
+a 2-core AMD EPYC with AVX2 only and no native bf16, in fp32, against 0.2 s to read the copy), and
+what comes out depends only on the base and the precision. So it is written once, as safetensors
+in that precision, with the tokenizer and configs beside it. The fast decoder reads it with torch
+and safetensors alone (serving/decoder.py); transformers reads it as a plain model to train and
+score (load_base).
 """
 
 from __future__ import annotations
